@@ -1,0 +1,153 @@
+package policies
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var (
+	interfaceRE = regexp.MustCompile(`(?ms)^type (\w+) interface \{\n(.*?)^\}`)
+	// An aws-sdk-go-v2 method: Op(ctx context.Context, params *pkg.OpInput, optFns ...func(*pkg.Options)) ...
+	sdkMethodRE = regexp.MustCompile(`(?m)^\s+(\w+)\(ctx context\.Context, params \*(\w+)\.(\w+)Input, optFns \.\.\.func\(\*(\w+)\.Options\)\)`)
+	anyMethodRE = regexp.MustCompile(`(?m)^\s+([A-Z]\w*)\(`)
+)
+
+// apiOperations parses the AWS operations the bot calls from
+// actions/awsapi/api.go, grouped by interface, as IAM actions
+// ("iam:ListUsers"). For every service killswitch uses, the SDK package name
+// is the IAM service prefix and the SDK method name is the IAM action name.
+func apiOperations(t *testing.T) map[string][]string {
+	t.Helper()
+	src, err := os.ReadFile("../actions/awsapi/api.go")
+	if err != nil {
+		t.Fatalf("read the AWS interfaces: %v", err)
+	}
+	byInterface := map[string][]string{}
+	for _, m := range interfaceRE.FindAllStringSubmatch(string(src), -1) {
+		name, body := m[1], m[2]
+		sdk := sdkMethodRE.FindAllStringSubmatch(body, -1)
+		if len(sdk) == 0 {
+			continue // not an AWS API interface (Provider)
+		}
+		if all := anyMethodRE.FindAllString(body, -1); len(all) != len(sdk) {
+			t.Errorf("interface %s: %d methods but %d look like SDK operations; update this parser", name, len(all), len(sdk))
+		}
+		for _, op := range sdk {
+			method, inPkg, input, optPkg := op[1], op[2], op[3], op[4]
+			if inPkg != optPkg || input != method {
+				t.Errorf("interface %s: method %s does not copy the SDK signature (%s.%sInput, %s.Options)", name, method, inPkg, input, optPkg)
+			}
+			byInterface[name] = append(byInterface[name], inPkg+":"+method)
+		}
+	}
+	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager"} {
+		if len(byInterface[want]) == 0 {
+			t.Errorf("found no operations in interface %s; the parser is out of date", want)
+		}
+	}
+	return byInterface
+}
+
+func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {
+	want := map[string]string{} // action -> interface
+	for iface, ops := range apiOperations(t) {
+		for _, op := range ops {
+			want[op] = iface
+		}
+	}
+	// The client factory assumes the responder role through the SDK's
+	// credentials provider, not through an awsapi interface.
+	const assumeRole = "sts:AssumeRole"
+	got := map[string]bool{}
+	for _, op := range BotOperations() {
+		got[op] = true
+	}
+	for op, iface := range want {
+		if !got[op] {
+			t.Errorf("bot-policy does not allow %s, which awsapi.%s calls", op, iface)
+		}
+	}
+	for op := range got {
+		if _, ok := want[op]; !ok && op != assumeRole {
+			t.Errorf("bot-policy allows %s, which no awsapi interface calls", op)
+		}
+	}
+	if !got[assumeRole] {
+		t.Errorf("bot-policy does not allow %s", assumeRole)
+	}
+	t.Logf("bot-policy allows %d operations (%d through awsapi, plus %s)", len(got), len(want), assumeRole)
+}
+
+func TestBotOperations(t *testing.T) {
+	ops := BotOperations()
+	if !sort.StringsAreSorted(ops) || len(slices.Compact(slices.Clone(ops))) != len(ops) {
+		t.Errorf("BotOperations not sorted and unique: %v", ops)
+	}
+	if !slices.Contains(ops, "iam:ListUsers") {
+		t.Errorf("BotOperations lacks iam:ListUsers: %v", ops)
+	}
+	ops[0] = "changed"
+	if BotOperations()[0] == "changed" {
+		t.Error("BotOperations shares its slice")
+	}
+	// BotOperations is exactly the Allow actions of the rendered policy.
+	pol := parse(t, mustRender(t, "bot-policy", DefaultParams()))
+	var allowed []string
+	for _, s := range pol.Statement {
+		if s.Effect == "Allow" {
+			allowed = append(allowed, strs(s.Action)...)
+		}
+	}
+	sort.Strings(allowed)
+	if !slices.Equal(slices.Compact(allowed), BotOperations()) {
+		t.Errorf("rendered Allow actions %v\n!= BotOperations %v", allowed, BotOperations())
+	}
+}
+
+func TestBotPolicyIsNarrow(t *testing.T) {
+	p := DefaultParams()
+	p.RoleName = "Responder"
+	out := mustRender(t, "bot-policy", p)
+	pol := parse(t, out)
+	for _, s := range pol.Statement {
+		for _, a := range strs(s.Action) {
+			if strings.ContainsAny(a, "*?") {
+				t.Errorf("%s: wildcard action %s", s.Sid, a)
+			}
+		}
+		if s.Effect != "Allow" {
+			continue
+		}
+		for _, a := range strs(s.Action) {
+			svc, verb, _ := strings.Cut(a, ":")
+			_, readOnly := deniesReadOnly(a)
+			readOnly = readOnly || verb == "GetCallerIdentity"
+			if readOnly || svc == "organizations" {
+				continue // reads, and SCP calls limited by a condition below
+			}
+			if slices.Contains(strs(s.Resource), "*") {
+				t.Errorf("%s: mutating action %s on Resource *", s.Sid, a)
+			}
+		}
+		if s.Sid == "ManageServiceControlPolicies" {
+			if got := s.Condition["StringEquals"]["organizations:PolicyType"]; got != "SERVICE_CONTROL_POLICY" {
+				t.Errorf("SCP management not limited to SCPs: %v", s.Condition)
+			}
+		}
+	}
+	for _, want := range []string{
+		`"Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/Responder"`,
+		`"arn:aws:iam::*:policy` + ManagedPolicyPath + `*"`,
+		`"iam:PolicyARN":"arn:aws:iam::*:policy` + ManagedPolicyPath + `*"`,
+		`"arn:aws:secretsmanager:*:*:secret:` + SecretNamePrefix + `*"`,
+		`"Sid":"NeverChangeOwnRole","Effect":"Deny"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bot-policy lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,296 @@
+// Package policies holds the AWS policy documents that killswitch's actions
+// attach, embedded as JSON templates (documents/*.json), and renders,
+// minifies and validates them.
+//
+// # Templates
+//
+// A template is an ordinary IAM policy document in which some strings carry
+// placeholders. Rendering decodes the template into Go values, substitutes
+// the parameters structurally and encodes the result with encoding/json, so
+// no parameter value can change the structure of a document: a quote or a
+// brace in a value is either refused by parameter validation or ends up
+// escaped inside a JSON string.
+//
+//	{{ExemptPatterns}}   Params.ExemptPatterns; only as a whole string, expands to a list
+//	{{ExemptTag}}        Params.ExemptTag
+//	{{RevokeBefore}}     Params.RevokeBefore as UTC RFC 3339 (required: zero is an error)
+//	{{BotPrincipal}}     Params.BotPrincipal (required)
+//	{{ExternalID}}       Params.ExternalID
+//	{{RoleName}}         Params.RoleName, DefaultRoleName when empty
+//
+// When an optional parameter is empty, a placeholder written {{Name?}}
+// removes only what it sits in: its list element, or its condition key (and
+// a condition operator or block left empty). Written {{Name}}, it removes the
+// whole statement: a statement that only makes sense with the value (deny
+// tagging principals with the exempt tag) is dropped rather than rendered
+// without its condition, which would widen it.
+//
+// # Limits
+//
+// Sizes follow AWS: SCPs count every character including whitespace, IAM
+// policies count characters excluding whitespace. Render always returns
+// minified JSON.
+package policies
+
+import (
+	"embed"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// AWS size limits, in characters.
+const (
+	LimitSCP        = 5120  // service control policy, whitespace included
+	LimitManaged    = 6144  // customer managed policy, whitespace excluded
+	LimitUserInline = 2048  // all inline policies of one user together, whitespace excluded
+	LimitRoleInline = 10240 // all inline policies of one role together, whitespace excluded
+	LimitTrust      = 2048  // role trust policy (default quota), whitespace excluded
+)
+
+// DefaultRoleName is the responder role assumed in every account when
+// Params.RoleName is empty.
+const DefaultRoleName = "KillSwitchResponder"
+
+// ManagedPolicyPath is the IAM path of every managed policy killswitch
+// creates (the deny-delete fallback). The bot policy only lets the bot create,
+// attach and detach managed policies under this path, so it cannot attach
+// someone else's (say AdministratorAccess) to anything.
+const ManagedPolicyPath = "/killswitch/"
+
+// SecretNamePrefix starts the name of every Secrets Manager secret
+// killswitch creates (replacement access keys from rotate-keys). The bot
+// policy only grants Secrets Manager access to secrets under this prefix.
+const SecretNamePrefix = "killswitch/"
+
+// Kind is where a document is attached; it decides the size limit and the
+// grammar (trust policies name a Principal instead of a Resource).
+type Kind string
+
+// The kinds of policy killswitch attaches.
+const (
+	KindSCP        Kind = "scp"
+	KindManaged    Kind = "managed"
+	KindUserInline Kind = "user-inline"
+	KindRoleInline Kind = "role-inline"
+	KindTrust      Kind = "trust"
+)
+
+var kinds = []Kind{KindSCP, KindManaged, KindUserInline, KindRoleInline, KindTrust}
+
+// Kinds returns every kind.
+func Kinds() []Kind { return append([]Kind(nil), kinds...) }
+
+// ParseKind returns the kind named s.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown policy kind %s (want one of scp, managed, user-inline, role-inline, trust)", quote(s))
+}
+
+// Limit returns the AWS size limit for the kind in characters, or 0 for an
+// unknown kind.
+func (k Kind) Limit() int {
+	switch k {
+	case KindSCP:
+		return LimitSCP
+	case KindManaged:
+		return LimitManaged
+	case KindUserInline:
+		return LimitUserInline
+	case KindRoleInline:
+		return LimitRoleInline
+	case KindTrust:
+		return LimitTrust
+	}
+	return 0
+}
+
+// CountsWhitespace reports whether AWS counts whitespace against the kind's
+// limit: it does for SCPs, not for IAM policies.
+func (k Kind) CountsWhitespace() bool { return k == KindSCP }
+
+// Size returns the size of doc as AWS counts it for kind k.
+func Size(k Kind, doc string) int {
+	n := 0
+	for _, r := range doc {
+		if !k.CountsWhitespace() && isJSONSpace(r) {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+func isJSONSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// Params are the values a document is rendered with. Every value is treated
+// as hostile input and validated before use.
+type Params struct {
+	// ExemptPatterns are ARN patterns never restricted: the break-glass
+	// patterns and the bot's own role pattern. Rendered as an ArnNotLike
+	// aws:PrincipalArn condition on every deny statement.
+	ExemptPatterns []string
+	// ExemptTag is a tag key: principals carrying it are never restricted
+	// (condition Null aws:PrincipalTag/<tag> = true). Note that session tags
+	// count as principal tags, so anyone who can assume some role with
+	// sts:TagSession allowed in its trust policy can claim the exemption;
+	// deny-delete denies setting the tag from inside the scope, but ARN
+	// patterns are the stronger exemption.
+	ExemptTag string
+	// RevokeBefore: revoke-older-sessions denies sessions issued before this
+	// instant. Rendered in UTC, RFC 3339, rounded up to a whole second so
+	// no session issued before the instant survives. Required.
+	RevokeBefore time.Time
+	// BotPrincipal is the ARN allowed to assume the responder role
+	// (responder-trust). Required there.
+	BotPrincipal string
+	// ExternalID is an optional sts:ExternalId condition in responder-trust.
+	ExternalID string
+	// RoleName is the responder role assumed in every account (bot-policy);
+	// DefaultRoleName when empty.
+	RoleName string
+}
+
+// DefaultParams returns example parameters, so that every document can be
+// shown and validated without configuration. RevokeBefore is a fixed sample
+// time: never use DefaultParams to render a policy that is attached.
+func DefaultParams() Params {
+	return Params{
+		ExemptPatterns: []string{
+			"arn:aws:iam::*:role/BreakGlass*",
+			"arn:aws:iam::*:role/" + DefaultRoleName,
+		},
+		ExemptTag:    "killswitch:break-glass",
+		RevokeBefore: time.Date(2026, time.November, 30, 17, 41, 3, 0, time.UTC),
+		BotPrincipal: "arn:aws:iam::111111111111:role/KillSwitchBot",
+		RoleName:     DefaultRoleName,
+	}
+}
+
+// Document describes one embedded policy document.
+type Document struct {
+	Name    string // e.g. "deny-delete"
+	Kinds   []Kind // where it is attached; validated against the limit of each
+	Summary string // one line
+	// DenyOnly marks a deny document: it must contain no Allow statement and
+	// deny no read-only call, so that a containment never blinds the
+	// responders.
+	DenyOnly bool
+	// DenyAll marks a deny document that denies every call by design:
+	// revoke-older-sessions denies "*" to sessions issued before the cut-off,
+	// reads included, because a stolen session must lose everything and the
+	// legitimate user simply signs in again. Validation still forbids Allow
+	// statements in it, but skips the read-only rule.
+	DenyAll bool
+}
+
+//go:embed documents/*.json
+var documentFS embed.FS
+
+var registry = []Document{
+	{
+		Name:     "bot-policy",
+		Kinds:    []Kind{KindManaged},
+		Summary:  "the bot's own least-privilege permissions: exactly the AWS calls killswitch makes, and assuming the responder role",
+		DenyOnly: false,
+	},
+	{
+		Name:     "deny-delete",
+		Kinds:    []Kind{KindSCP, KindManaged},
+		Summary:  "deny destroying data, backups, keys and audit logs, leaving the organization, and tampering with the exemptions; exempts break-glass and the bot",
+		DenyOnly: true,
+	},
+	{
+		Name:     "quarantine",
+		Kinds:    []Kind{KindUserInline, KindRoleInline},
+		Summary:  "deny privilege escalation, identity pivots and persistence to one compromised principal; exempts break-glass and the bot",
+		DenyOnly: true,
+	},
+	{
+		Name:     "responder-trust",
+		Kinds:    []Kind{KindTrust},
+		Summary:  "trust policy of the responder role: only the bot's principal may assume it, optionally with an external id",
+		DenyOnly: false,
+	},
+	{
+		Name:     "revoke-older-sessions",
+		Kinds:    []Kind{KindUserInline, KindRoleInline},
+		Summary:  "deny everything to sessions issued before the revocation time (aws:TokenIssueTime)",
+		DenyOnly: true,
+		DenyAll:  true,
+	},
+}
+
+func init() {
+	sort.Slice(registry, func(i, j int) bool { return registry[i].Name < registry[j].Name })
+}
+
+// List returns every document, sorted by name.
+func List() []Document {
+	out := make([]Document, len(registry))
+	for i, d := range registry {
+		out[i] = d.clone()
+	}
+	return out
+}
+
+// Lookup returns the document called name.
+func Lookup(name string) (Document, bool) {
+	for _, d := range registry {
+		if d.Name == name {
+			return d.clone(), true
+		}
+	}
+	return Document{}, false
+}
+
+func (d Document) clone() Document {
+	d.Kinds = append([]Kind(nil), d.Kinds...)
+	return d
+}
+
+// template returns the embedded template text of the document called name.
+func template(name string) ([]byte, error) {
+	return documentFS.ReadFile("documents/" + name + ".json")
+}
+
+// quote quotes a (possibly hostile) value for an error message, shortened
+// so that a huge value cannot flood a log or a Slack message.
+func quote(s string) string {
+	const max = 100
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !isRuneStart(s[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("%q... (%d bytes)", s[:cut], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// ValidationError reports every problem found in one document.
+type ValidationError struct {
+	Document string
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	name := e.Document
+	if name == "" {
+		name = "(unnamed)"
+	}
+	switch len(e.Problems) {
+	case 0:
+		return fmt.Sprintf("policy %s: invalid", name)
+	case 1:
+		return fmt.Sprintf("policy %s: %s", name, e.Problems[0])
+	}
+	return fmt.Sprintf("policy %s: %d problems: %s", name, len(e.Problems), strings.Join(e.Problems, "; "))
+}
