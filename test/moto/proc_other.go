@@ -1,0 +1,9 @@
+//go:build !unix
+
+package moto
+
+import "os/exec"
+
+func setProcessGroup(*exec.Cmd) {}
+
+func signalGroup(cmd *exec.Cmd, _ bool) error { return cmd.Process.Kill() }
