@@ -1,0 +1,160 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// buildFindBackdoors is read-only: it reports what an intruder typically
+// leaves behind. Break-glass principals are reported too (an intruder may
+// name or tag a backdoor to look like one), marked as such.
+func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, error) {
+	inv, err := a.inventory(ctx, true, true, false)
+	if err != nil {
+		return nil, err
+	}
+	w := &work{}
+	since := opt.Since.UTC()
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	found := map[string][]string{}
+	note := func(p *principal) string {
+		if r := a.exemption(p); r != "" && r != reasonSLR && r != reasonSSO {
+			return " — exempt as " + r + ": verify it is genuine"
+		}
+		return ""
+	}
+	for _, u := range inv.users {
+		if u.created.After(since) {
+			found[u.arn] = append(found[u.arn], "user created "+ts(u.created)+note(u))
+		}
+		keys, err := a.accessKeys(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if t := aws.ToTime(k.CreateDate); t.After(since) {
+				found[u.arn] = append(found[u.arn], fmt.Sprintf("access key %s (%s) created %s", mask(aws.ToString(k.AccessKeyId)), k.Status, ts(t)))
+			}
+		}
+		ok, lp, err := a.loginProfile(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if ok && lp != nil && aws.ToTime(lp.CreateDate).After(since) {
+			found[u.arn] = append(found[u.arn], "console password created "+ts(aws.ToTime(lp.CreateDate)))
+		}
+	}
+	for _, r := range inv.roles {
+		if serviceLinked(r) || identityCenter(r) {
+			continue
+		}
+		if r.created.After(since) {
+			found[r.arn] = append(found[r.arn], "role created "+ts(r.created)+note(r))
+		}
+		for _, who := range outsideTrust(r.trust, a.known) {
+			found[r.arn] = append(found[r.arn], "trusts "+who+", outside the accounts in scope")
+		}
+	}
+	var marker *string
+	for {
+		var out *iam.ListPoliciesOutput
+		if err := a.call("IAM", "ListPolicies", "", func() (err error) {
+			out, err = a.c.IAM.ListPolicies(ctx, &iam.ListPoliciesInput{Scope: iamtypes.PolicyScopeTypeLocal, Marker: marker})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("list customer managed policies in %s: %w", a.id, err)
+		}
+		for _, p := range out.Policies {
+			if aws.ToString(p.PolicyName) == DenyDeletePolicyName {
+				continue
+			}
+			arn := aws.ToString(p.Arn)
+			switch {
+			case aws.ToTime(p.CreateDate).After(since):
+				found[arn] = append(found[arn], "policy created "+ts(aws.ToTime(p.CreateDate)))
+			case aws.ToTime(p.UpdateDate).After(since):
+				found[arn] = append(found[arn], "policy changed "+ts(aws.ToTime(p.UpdateDate)))
+			}
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			break
+		}
+		marker = out.Marker
+	}
+	for p, f := range found {
+		w.findings = append(w.findings, Target{Principal: p, Changes: f})
+	}
+	sort.Slice(w.findings, func(i, j int) bool { return w.findings[i].Principal < w.findings[j].Principal })
+	if len(w.findings) == 0 {
+		w.warnings = append(w.warnings, "nothing created or changed since "+ts(since))
+	}
+	return w, nil
+}
+
+// outsideTrust returns the AWS principals a trust policy allows that are not
+// in the known accounts ("*" included).
+func outsideTrust(doc string, known map[string]bool) []string {
+	var pol struct {
+		Statement json.RawMessage
+	}
+	if json.Unmarshal([]byte(doc), &pol) != nil {
+		return nil
+	}
+	var stmts []struct {
+		Effect    string
+		Principal json.RawMessage
+	}
+	if json.Unmarshal(pol.Statement, &stmts) != nil {
+		var one struct {
+			Effect    string
+			Principal json.RawMessage
+		}
+		if json.Unmarshal(pol.Statement, &one) != nil {
+			return nil
+		}
+		stmts = append(stmts, one)
+	}
+	var out []string
+	for _, s := range stmts {
+		if s.Effect != "Allow" {
+			continue
+		}
+		var star string
+		if json.Unmarshal(s.Principal, &star) == nil && star == "*" {
+			out = append(out, "everyone (*)")
+			continue
+		}
+		var p struct{ AWS json.RawMessage }
+		if json.Unmarshal(s.Principal, &p) != nil || p.AWS == nil {
+			continue
+		}
+		var list []string
+		if json.Unmarshal(p.AWS, &list) != nil {
+			var one string
+			if json.Unmarshal(p.AWS, &one) != nil {
+				continue
+			}
+			list = []string{one}
+		}
+		for _, who := range list {
+			acct := who
+			if strings.HasPrefix(who, "arn:") {
+				if parts := strings.SplitN(who, ":", 6); len(parts) == 6 {
+					acct = parts[4]
+				}
+			}
+			if who == "*" || !known[acct] {
+				out = append(out, who)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package actions
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Info describes a vetted action.
+type Info struct {
+	Name       string   `json:"name"`
+	Summary    string   `json:"summary"`
+	Mutating   bool     `json:"mutating"`
+	Reversible bool     `json:"reversible"`
+	Undo       string   `json:"undo"`
+	Playbook   []string `json:"playbook,omitempty"` // the actions a playbook runs, in order
+	Policies   []string `json:"policies,omitempty"` // policy documents it attaches (see package policies)
+}
+
+// Action names.
+const (
+	DenyDelete     = "deny-delete"
+	RevokeSessions = "revoke-sessions"
+	DisableUsers   = "disable-users"
+	RotateKeys     = "rotate-keys"
+	FindBackdoors  = "find-backdoors"
+	Lockdown       = "lockdown"
+)
+
+var catalog = []Info{
+	{Name: DenyDelete, Mutating: true, Reversible: true,
+		Summary:  "guardrail: deny destructive calls (snapshots, AMIs, volumes, buckets and objects, backups, RDS, DynamoDB, KMS key deletion, trail and log deletion, leaving the Organization) to everyone but break-glass and the bot; an SCP on member accounts, an IAM managed policy on every non-exempt user, group and role of a management or standalone account",
+		Undo:     "detach the SCP or managed policy and delete the policy killswitch created",
+		Policies: []string{"deny-delete"}},
+	{Name: RevokeSessions, Mutating: true, Reversible: true,
+		Summary:  "inline deny on aws:TokenIssueTime older than the request for every non-exempt role and user: every session issued before it stops working (long-term access keys are not affected: use disable-users)",
+		Undo:     "remove the inline policy (or restore the one it replaced)",
+		Policies: []string{"revoke-older-sessions"}},
+	{Name: DisableUsers, Mutating: true, Reversible: true,
+		Summary: "for every non-exempt IAM user: delete the console login profile, deactivate access keys, SSH public keys and service-specific credentials",
+		Undo:    "reactivate what it deactivated; console passwords cannot come back and are reported"},
+	{Name: RotateKeys, Mutating: true, Reversible: true,
+		Summary: "for every non-exempt user's active access key: create a replacement stored in Secrets Manager as killswitch/rotated-keys/<user> (never shown in Slack or logs), then deactivate the old key; never more than two keys per user",
+		Undo:    "reactivate the old keys and deactivate the replacements"},
+	{Name: FindBackdoors, Mutating: false, Reversible: false,
+		Summary: "read-only: users, access keys, login profiles and customer managed policies created or changed since a time, and roles trusting principals outside the known accounts",
+		Undo:    "nothing to undo"},
+	{Name: Lockdown, Mutating: true, Reversible: true,
+		Summary:  "playbook: deny-delete, then revoke-sessions, then disable-users, on every account in scope, with one approval",
+		Undo:     "undo in reverse order",
+		Playbook: []string{DenyDelete, RevokeSessions, DisableUsers},
+		Policies: []string{"deny-delete", "revoke-older-sessions"}},
+}
+
+// Catalog returns every vetted action, sorted by name.
+func Catalog() []Info {
+	out := append([]Info(nil), catalog...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the action names, sorted.
+func Names() []string {
+	var n []string
+	for _, i := range Catalog() {
+		n = append(n, i.Name)
+	}
+	return n
+}
+
+// Lookup finds an action by name. The error says which names exist.
+func Lookup(name string) (Info, error) {
+	for _, i := range catalog {
+		if i.Name == name {
+			return i, nil
+		}
+	}
+	return Info{}, fmt.Errorf("unknown action %q: choose one of %s", name, strings.Join(Names(), ", "))
+}
+
+// phases returns the single actions an action runs, in order.
+func (i Info) phases() []string {
+	if len(i.Playbook) > 0 {
+		return i.Playbook
+	}
+	return []string{i.Name}
+}

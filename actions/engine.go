@@ -1,0 +1,588 @@
+// Package actions holds the vetted containment actions: Plan (read-only),
+// Apply (idempotent, records the prior state of everything it changes) and
+// Undo (reverses only what Apply changed). It talks to AWS only through the
+// narrow interfaces of actions/awsapi, so the same code runs against real AWS
+// and the in-memory simulation.
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/killswitch/killswitch/actions/awsapi"
+)
+
+// Config is what the engine needs to know about the organization and its
+// exemptions.
+type Config struct {
+	// BreakGlassPatterns are ARN patterns (ArnLike: * and ?) never touched.
+	BreakGlassPatterns []string
+	// BreakGlassTag: principals carrying this tag key are never touched.
+	BreakGlassTag string
+	// BotRoleName is the responder role assumed in every account; it is
+	// always exempt.
+	BotRoleName string
+	// Concurrency bounds how many accounts are worked on at once (default 8).
+	Concurrency int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnCall, if set, is called after every AWS call (audit log, metrics).
+	// It must be safe for concurrent use.
+	OnCall func(Call)
+}
+
+// Engine plans, applies and undoes the vetted actions.
+type Engine struct {
+	provider awsapi.Provider
+	cfg      Config
+}
+
+// DefaultBotRoleName is the responder role's default name.
+const DefaultBotRoleName = "KillSwitchResponder"
+
+// New validates the configuration and returns an engine.
+func New(p awsapi.Provider, cfg Config) (*Engine, error) {
+	if p == nil {
+		return nil, errors.New("actions: no AWS provider")
+	}
+	if cfg.BotRoleName == "" {
+		cfg.BotRoleName = DefaultBotRoleName
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for _, p := range cfg.BreakGlassPatterns {
+		if err := ValidatePattern(p); err != nil {
+			return nil, err
+		}
+	}
+	if strings.IndexFunc(cfg.BreakGlassTag, unicode.IsControl) >= 0 || len(cfg.BreakGlassTag) > 128 {
+		return nil, fmt.Errorf("break-glass tag %q: a tag key has at most 128 printable characters", cfg.BreakGlassTag)
+	}
+	if !validName(cfg.BotRoleName) {
+		return nil, fmt.Errorf("bot role name %q is not a valid IAM role name", cfg.BotRoleName)
+	}
+	return &Engine{provider: p, cfg: cfg}, nil
+}
+
+// ValidatePattern checks a break-glass ARN pattern.
+func ValidatePattern(p string) error {
+	if !strings.HasPrefix(p, "arn:aws") || strings.Count(p, ":") < 5 {
+		return fmt.Errorf("break-glass pattern %q: want an ARN pattern such as arn:aws:iam::*:role/BreakGlass*", p)
+	}
+	if strings.IndexFunc(p, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || r == '"' || r == '\\' }) >= 0 {
+		return fmt.Errorf("break-glass pattern %q contains a space, quote, backslash or control character", p)
+	}
+	resource := strings.SplitN(p, ":", 6)[5]
+	if kind, rest, _ := strings.Cut(resource, "/"); strings.Trim(resource, "*?") == "" || strings.Trim(rest, "*?/") == "" && (kind == "user" || kind == "role" || strings.Trim(kind, "*?") == "") {
+		return fmt.Errorf("break-glass pattern %q would exempt every principal; name the break-glass principals, e.g. arn:aws:iam::*:role/BreakGlass*", p)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("+=,.@_-", r))) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidAccountID reports whether s is a 12-digit AWS account id.
+func ValidAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
+
+// account kinds
+const (
+	KindMember     = "member"
+	KindManagement = "management"
+	KindStandalone = "standalone"
+)
+
+// acct is one account being worked on.
+type acct struct {
+	e       *Engine
+	id      string
+	reqID   string
+	c       *awsapi.Clients
+	kind    string
+	mgmtID  string
+	caller  string // the bot's principal ARN in this account
+	started time.Time
+	known   map[string]bool // accounts in scope and the management account
+}
+
+// call runs one AWS call and reports it.
+func (a *acct) call(service, op, target string, f func() error) error {
+	return a.e.call(a.reqID, a.id, service, op, target, f)
+}
+
+func (e *Engine) call(reqID, account, service, op, target string, f func() error) error {
+	start := time.Now()
+	err := f()
+	if e.cfg.OnCall != nil {
+		c := Call{RequestID: reqID, Service: service, Operation: op, Account: account, Target: target, Outcome: "ok", Duration: time.Since(start)}
+		if err != nil {
+			c.Outcome = "error"
+			c.Error = errorText(err)
+		}
+		e.cfg.OnCall(c)
+	}
+	return err
+}
+
+// errorText is an error's message, never anything more (no request dumps).
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
+}
+
+// open reads who the bot is in the account and what kind of account it is.
+func (e *Engine) open(ctx context.Context, id, reqID string) (*acct, error) {
+	if !ValidAccountID(id) {
+		return nil, fmt.Errorf("account %q: an AWS account id is 12 digits", id)
+	}
+	c, err := e.provider.Clients(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("clients for account %s: %w", id, err)
+	}
+	a := &acct{e: e, id: id, reqID: reqID, c: c, started: e.now()}
+	var who *sts.GetCallerIdentityOutput
+	if err := a.call("STS", "GetCallerIdentity", "", func() (err error) {
+		who, err = c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("who am I in account %s: %w", id, err)
+	}
+	a.caller = principalOfCaller(aws.ToString(who.Arn))
+	var org *organizations.DescribeOrganizationOutput
+	err = a.call("Organizations", "DescribeOrganization", "", func() (err error) {
+		org, err = c.Organizations.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+		return err
+	})
+	var notInUse *orgtypes.AWSOrganizationsNotInUseException
+	switch {
+	case errors.As(err, &notInUse):
+		a.kind = KindStandalone
+	case err != nil:
+		return nil, fmt.Errorf("describe organization from account %s: %w", id, err)
+	case aws.ToString(org.Organization.MasterAccountId) == id:
+		a.kind, a.mgmtID = KindManagement, id
+	default:
+		a.kind, a.mgmtID = KindMember, aws.ToString(org.Organization.MasterAccountId)
+	}
+	return a, nil
+}
+
+// principalOfCaller turns an assumed-role ARN into the role's ARN.
+// arn:aws:sts::123:assumed-role/Name/session -> arn:aws:iam::123:role/Name
+func principalOfCaller(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 && parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/") {
+		rest := strings.Split(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+		return fmt.Sprintf("arn:%s:iam::%s:role/%s", parts[1], parts[4], rest[0])
+	}
+	return arn
+}
+
+// forEach runs f on every account with bounded parallelism, keeping order.
+func (e *Engine) forEach(ctx context.Context, n int, f func(i int)) {
+	sem := make(chan struct{}, e.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}(i)
+	}
+	wg.Wait()
+}
+
+// openAll opens every account in scope in parallel.
+func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) ([]*acct, []error) {
+	out := make([]*acct, len(accounts))
+	errs := make([]error, len(accounts))
+	e.forEach(ctx, len(accounts), func(i int) {
+		out[i], errs[i] = e.open(ctx, accounts[i], reqID)
+	})
+	known := map[string]bool{}
+	for i, a := range out {
+		known[accounts[i]] = true
+		if a != nil && a.mgmtID != "" {
+			known[a.mgmtID] = true
+		}
+	}
+	for _, a := range out {
+		if a != nil {
+			a.known = known
+		}
+	}
+	return out, errs
+}
+
+func dedupe(accounts []string) ([]string, error) {
+	if len(accounts) == 0 {
+		return nil, errors.New("no accounts in scope")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range accounts {
+		if !ValidAccountID(a) {
+			return nil, fmt.Errorf("account %q: an AWS account id is 12 digits", a)
+		}
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Plan is the read-only dry run of an action on the accounts. A failure to
+// read one account is reported in its AccountPlan; the others are planned.
+func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt Options) (*Plan, error) {
+	info, err := Lookup(action)
+	if err != nil {
+		return nil, err
+	}
+	if accounts, err = dedupe(accounts); err != nil {
+		return nil, err
+	}
+	opt = e.defaults(opt)
+	accts, errs := e.openAll(ctx, accounts, opt.RequestID)
+	plan := &Plan{Action: action, Accounts: make([]AccountPlan, len(accounts))}
+	for i, id := range accounts {
+		plan.Accounts[i] = AccountPlan{Account: id, Targets: []Target{}, Exempt: []Exemption{}, Warnings: []string{}}
+		if errs[i] != nil {
+			plan.Accounts[i].Error = errorText(errs[i])
+		} else {
+			plan.Accounts[i].Kind = accts[i].kind
+		}
+	}
+	for _, phase := range info.phases() {
+		var org *orgWork
+		if phase == DenyDelete {
+			org, err = e.orgWork(ctx, accts, opt)
+			if err != nil {
+				for i := range plan.Accounts {
+					if accts[i] != nil && accts[i].kind == KindMember {
+						plan.Accounts[i].Warnings = append(plan.Accounts[i].Warnings, errorText(err))
+					}
+				}
+			} else if org != nil && len(org.ops) > 0 {
+				// organization-level changes are made in (and shown with) the management account
+				idx := -1
+				for i := range plan.Accounts {
+					if plan.Accounts[i].Account == org.mgmt.id {
+						idx = i
+					}
+				}
+				if idx < 0 {
+					plan.Accounts = append(plan.Accounts, AccountPlan{Account: org.mgmt.id, Kind: KindManagement, Targets: []Target{}, Exempt: []Exemption{}, Warnings: []string{"not in scope: only the organization's SCP is created here"}})
+					accts = append(accts, nil)
+					idx = len(plan.Accounts) - 1
+				}
+				plan.Accounts[idx].Targets = append(plan.Accounts[idx].Targets, opsTargets(org.ops)...)
+			}
+		}
+		works := make([]*work, len(accts))
+		werrs := make([]error, len(accts))
+		e.forEach(ctx, len(accts), func(i int) {
+			if accts[i] != nil {
+				works[i], werrs[i] = e.build(ctx, accts[i], phase, opt, org)
+			}
+		})
+		for i := range accts {
+			ap := &plan.Accounts[i]
+			if werrs[i] != nil {
+				ap.Warnings = append(ap.Warnings, fmt.Sprintf("%s: %s", phase, errorText(werrs[i])))
+				continue
+			}
+			if works[i] == nil {
+				continue
+			}
+			ap.Targets = append(ap.Targets, opsTargets(works[i].ops)...)
+			ap.Targets = append(ap.Targets, works[i].findings...)
+			ap.Exempt = append(ap.Exempt, works[i].exempt...)
+			ap.Warnings = append(ap.Warnings, works[i].warnings...)
+		}
+	}
+	for i := range plan.Accounts {
+		ap := &plan.Accounts[i]
+		ap.Targets = mergeTargets(ap.Targets)
+		ap.Exempt = dedupeExempt(ap.Exempt)
+		ap.Warnings = dedupeStrings(ap.Warnings)
+	}
+	return plan, nil
+}
+
+func (e *Engine) defaults(opt Options) Options {
+	if opt.RevokeBefore.IsZero() {
+		opt.RevokeBefore = e.now().Truncate(time.Second)
+	}
+	opt.RevokeBefore = opt.RevokeBefore.UTC().Truncate(time.Second)
+	if opt.Since.IsZero() {
+		opt.Since = e.now().Add(-24 * time.Hour)
+	}
+	return opt
+}
+
+// opsTargets groups the changes of ops by principal.
+func opsTargets(ops []op) []Target {
+	var out []Target
+	for _, o := range ops {
+		out = append(out, Target{Principal: o.step.Principal, Changes: []string{o.step.Change}})
+	}
+	return out
+}
+
+func mergeTargets(ts []Target) []Target {
+	idx := map[string]int{}
+	out := []Target{}
+	for _, t := range ts {
+		if i, ok := idx[t.Principal]; ok {
+			out[i].Changes = append(out[i].Changes, t.Changes...)
+			continue
+		}
+		idx[t.Principal] = len(out)
+		out = append(out, Target{Principal: t.Principal, Changes: append([]string(nil), t.Changes...)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
+	return out
+}
+
+func dedupeExempt(es []Exemption) []Exemption {
+	seen := map[Exemption]bool{}
+	out := []Exemption{}
+	for _, e := range es {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
+	return out
+}
+
+func dedupeStrings(ss []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Apply runs the action on the accounts: phase by phase (a playbook's
+// deny-delete lands everywhere before any session is revoked), accounts in
+// parallel within a phase. It re-reads the live state, so what changed since
+// the plan is contained too; what is already contained is left alone, so a
+// second Apply changes nothing. A failure in one account is reported in its
+// AccountResult and the other accounts carry on.
+func (e *Engine) Apply(ctx context.Context, action string, accounts []string, opt Options, rec Recorder) (*Result, error) {
+	info, err := Lookup(action)
+	if err != nil {
+		return nil, err
+	}
+	if accounts, err = dedupe(accounts); err != nil {
+		return nil, err
+	}
+	opt = e.defaults(opt)
+	ctx = awsapi.WithRequestID(ctx, opt.RequestID)
+	res := &Result{Action: action, RequestID: opt.RequestID, Accounts: make([]AccountResult, len(accounts))}
+	accts, errs := e.openAll(ctx, accounts, opt.RequestID)
+	for i, id := range accounts {
+		res.Accounts[i] = AccountResult{Account: id, Steps: []Step{}}
+		if errs[i] != nil {
+			res.Accounts[i].Error = errorText(errs[i])
+		}
+	}
+	for _, phase := range info.phases() {
+		var org *orgWork
+		if phase == DenyDelete {
+			org, err = e.orgWork(ctx, accts, opt)
+			if err == nil && org != nil {
+				err = e.runOrg(ctx, org, rec, res, accts)
+			}
+			if err != nil {
+				for i := range accts {
+					if accts[i] != nil && accts[i].kind == KindMember {
+						res.Accounts[i].Error = joinErr(res.Accounts[i].Error, fmt.Sprintf("deny-delete: %s", errorText(err)))
+					}
+				}
+				org = nil
+			}
+		}
+		e.forEach(ctx, len(accts), func(i int) {
+			a := accts[i]
+			if a == nil {
+				return
+			}
+			ar := &res.Accounts[i]
+			w, err := e.build(ctx, a, phase, opt, org)
+			if err != nil {
+				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
+				return
+			}
+			ar.Warnings = append(ar.Warnings, w.warnings...)
+			ar.Findings = append(ar.Findings, w.findings...)
+			if err := e.runOps(ctx, w.ops, rec, ar); err != nil {
+				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
+			}
+		})
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	finish(res)
+	return res, ctx.Err()
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// runOps runs the ops in order, recording each step. It stops only when the
+// context ends or a step cannot be recorded.
+func (e *Engine) runOps(ctx context.Context, ops []op, rec Recorder, ar *AccountResult) error {
+	for _, o := range ops {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := o.step
+		err := o.run(ctx, &s)
+		s.At = e.now()
+		if err != nil {
+			s.Status, s.Error = StepFailed, errorText(err)
+		} else {
+			s.Status = StepDone
+		}
+		ar.Steps = append(ar.Steps, s)
+		if rec != nil {
+			if rerr := rec.Record(ctx, s); rerr != nil {
+				return fmt.Errorf("record step %s: %w", s.Key, rerr)
+			}
+		}
+	}
+	return nil
+}
+
+// finish sets account and overall statuses.
+func finish(res *Result) {
+	ok, bad := 0, 0
+	for i := range res.Accounts {
+		ar := &res.Accounts[i]
+		failed, done := 0, 0
+		for _, s := range ar.Steps {
+			switch s.Status {
+			case StepFailed, StepUndoFailed:
+				failed++
+			default:
+				done++
+			}
+		}
+		switch {
+		case ar.Error == "" && failed == 0:
+			ar.Status = StatusSucceeded
+		case done > 0:
+			ar.Status = StatusPartial
+		default:
+			ar.Status = StatusFailed
+		}
+		if ar.Status == StatusSucceeded {
+			ok++
+		} else {
+			bad++
+		}
+		if ar.Status == StatusPartial {
+			ok++
+		}
+	}
+	switch {
+	case bad == 0:
+		res.Status = StatusSucceeded
+	case ok > 0:
+		res.Status = StatusPartial
+	default:
+		res.Status = StatusFailed
+	}
+}
+
+// Diff lists what Apply did that the plan did not show, and what the plan
+// showed that Apply did not do: approvers approve the intent, Apply works on
+// the live state, and the result says how the two differed.
+func Diff(p *Plan, r *Result) (unplanned, notDone []string) {
+	planned := map[string]bool{}
+	for _, a := range p.Accounts {
+		for _, t := range a.Targets {
+			for _, c := range t.Changes {
+				planned[a.Account+"|"+t.Principal+"|"+c] = true
+			}
+		}
+	}
+	done := map[string]bool{}
+	for _, a := range r.Accounts {
+		for _, s := range a.Steps {
+			k := a.Account + "|" + s.Principal + "|" + s.Change
+			done[k] = true
+			if s.Status == StepDone && !planned[k] {
+				unplanned = append(unplanned, fmt.Sprintf("%s %s: %s", a.Account, s.Principal, s.Change))
+			}
+		}
+	}
+	for _, a := range p.Accounts {
+		for _, t := range a.Targets {
+			for _, c := range t.Changes {
+				if !done[a.Account+"|"+t.Principal+"|"+c] && p.Action != FindBackdoors {
+					notDone = append(notDone, fmt.Sprintf("%s %s: %s", a.Account, t.Principal, c))
+				}
+			}
+		}
+	}
+	return unplanned, notDone
+}
+
+func awsapiWithRequest(ctx context.Context, id string) context.Context {
+	return awsapi.WithRequestID(ctx, id)
+}

@@ -1,0 +1,292 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// principal is an IAM user, role or group.
+type principal struct {
+	kind    string // user | role | group
+	arn     string
+	name    string
+	path    string
+	tags    map[string]string
+	created time.Time
+	trust   string // roles: the trust policy document
+}
+
+// inventory lists the account's principals with their tags. It is read
+// afresh for every phase, so a backdoor created since the plan (or since an
+// earlier phase) is still contained.
+type inventory struct {
+	users, roles, groups []*principal
+}
+
+func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups bool) (*inventory, error) {
+	inv := &inventory{}
+	c := a.c.IAM
+	if wantUsers {
+		var marker *string
+		for {
+			var out *iam.ListUsersOutput
+			err := a.call("IAM", "ListUsers", "", func() (err error) {
+				out, err = c.ListUsers(ctx, &iam.ListUsersInput{Marker: marker})
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("list users in %s: %w", a.id, err)
+			}
+			for _, u := range out.Users {
+				inv.users = append(inv.users, &principal{kind: "user", arn: aws.ToString(u.Arn), name: aws.ToString(u.UserName), path: aws.ToString(u.Path), created: aws.ToTime(u.CreateDate)})
+			}
+			if !out.IsTruncated || out.Marker == nil {
+				break
+			}
+			marker = out.Marker
+		}
+		if a.e.cfg.BreakGlassTag != "" {
+			for _, u := range inv.users {
+				if err := a.userTags(ctx, u); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if wantRoles {
+		var marker *string
+		for {
+			var out *iam.ListRolesOutput
+			err := a.call("IAM", "ListRoles", "", func() (err error) {
+				out, err = c.ListRoles(ctx, &iam.ListRolesInput{Marker: marker})
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("list roles in %s: %w", a.id, err)
+			}
+			for _, r := range out.Roles {
+				trust := aws.ToString(r.AssumeRolePolicyDocument)
+				if d, err := url.QueryUnescape(trust); err == nil {
+					trust = d
+				}
+				inv.roles = append(inv.roles, &principal{kind: "role", arn: aws.ToString(r.Arn), name: aws.ToString(r.RoleName), path: aws.ToString(r.Path), created: aws.ToTime(r.CreateDate), trust: trust})
+			}
+			if !out.IsTruncated || out.Marker == nil {
+				break
+			}
+			marker = out.Marker
+		}
+		if a.e.cfg.BreakGlassTag != "" {
+			for _, r := range inv.roles {
+				if serviceLinked(r) || identityCenter(r) {
+					continue // their tags cannot exempt or include them
+				}
+				if err := a.roleTags(ctx, r); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if wantGroups {
+		var marker *string
+		for {
+			var out *iam.ListGroupsOutput
+			err := a.call("IAM", "ListGroups", "", func() (err error) {
+				out, err = c.ListGroups(ctx, &iam.ListGroupsInput{Marker: marker})
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("list groups in %s: %w", a.id, err)
+			}
+			for _, g := range out.Groups {
+				inv.groups = append(inv.groups, &principal{kind: "group", arn: aws.ToString(g.Arn), name: aws.ToString(g.GroupName), path: aws.ToString(g.Path), created: aws.ToTime(g.CreateDate)})
+			}
+			if !out.IsTruncated || out.Marker == nil {
+				break
+			}
+			marker = out.Marker
+		}
+	}
+	for _, l := range [][]*principal{inv.users, inv.roles, inv.groups} {
+		sort.Slice(l, func(i, j int) bool { return l[i].arn < l[j].arn })
+	}
+	return inv, nil
+}
+
+func (a *acct) userTags(ctx context.Context, u *principal) error {
+	u.tags = map[string]string{}
+	var marker *string
+	for {
+		var out *iam.ListUserTagsOutput
+		err := a.call("IAM", "ListUserTags", u.arn, func() (err error) {
+			out, err = a.c.IAM.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(u.name), Marker: marker})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("list tags of user %q in %s: %w", u.name, a.id, err)
+		}
+		for _, t := range out.Tags {
+			u.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			return nil
+		}
+		marker = out.Marker
+	}
+}
+
+func (a *acct) roleTags(ctx context.Context, r *principal) error {
+	r.tags = map[string]string{}
+	var marker *string
+	for {
+		var out *iam.ListRoleTagsOutput
+		err := a.call("IAM", "ListRoleTags", r.arn, func() (err error) {
+			out, err = a.c.IAM.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: aws.String(r.name), Marker: marker})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("list tags of role %q in %s: %w", r.name, a.id, err)
+		}
+		for _, t := range out.Tags {
+			r.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			return nil
+		}
+		marker = out.Marker
+	}
+}
+
+func serviceLinked(p *principal) bool {
+	return p.kind == "role" && strings.HasPrefix(p.path, "/aws-service-role/")
+}
+
+func identityCenter(p *principal) bool {
+	return p.kind == "role" && (strings.HasPrefix(p.name, "AWSReservedSSO_") || strings.HasPrefix(p.path, "/aws-reserved/sso.amazonaws.com/"))
+}
+
+// Exemption reasons. The break-glass ones are matched first so that a
+// break-glass principal always says why it is untouched.
+const (
+	reasonSLR = "service-linked role: AWS allows no inline or attached policy on it and only its service can assume it; contain the service instead (and review it with iam:GetServiceLastAccessedDetails)"
+	reasonSSO = "IAM Identity Center role: IAM refuses changes to it; contain it in IAM Identity Center (remove the account assignment or permission set, then revoke the user's active sessions there)"
+)
+
+// exemption says why the bot will never touch p, or "" when it may.
+func (a *acct) exemption(p *principal) string {
+	cfg := a.e.cfg
+	if p.arn == a.caller || (p.kind == "role" && p.name == cfg.BotRoleName) {
+		return "the bot's own role (" + cfg.BotRoleName + ")"
+	}
+	for _, pat := range cfg.BreakGlassPatterns {
+		if ArnLike(pat, p.arn) {
+			return "break-glass pattern " + pat
+		}
+	}
+	if cfg.BreakGlassTag != "" {
+		if _, ok := p.tags[cfg.BreakGlassTag]; ok {
+			return "break-glass tag " + cfg.BreakGlassTag
+		}
+	}
+	if serviceLinked(p) {
+		return reasonSLR
+	}
+	if identityCenter(p) {
+		return reasonSSO
+	}
+	return ""
+}
+
+// sortOut splits principals into those to act on and those exempt, and warns
+// about break-glass principals created recently (an intruder may name or tag
+// a backdoor to look like break-glass).
+func (a *acct) sortOut(ps []*principal, w *work) []*principal {
+	var act []*principal
+	slr, sso := 0, 0
+	for _, p := range ps {
+		r := a.exemption(p)
+		if r == "" {
+			act = append(act, p)
+			continue
+		}
+		w.exempt = append(w.exempt, Exemption{Principal: p.arn, Reason: r})
+		switch r {
+		case reasonSLR:
+			slr++
+		case reasonSSO:
+			sso++
+		default:
+			if !p.created.IsZero() && a.started.Sub(p.created) < 7*24*time.Hour && !strings.HasPrefix(r, "the bot") {
+				w.warnings = append(w.warnings, fmt.Sprintf("%s is exempt (%s) but was created %s: make sure it is genuinely break-glass and not a backdoor", p.arn, r, p.created.UTC().Format(time.RFC3339)))
+			}
+		}
+	}
+	if slr > 0 {
+		w.warnings = append(w.warnings, fmt.Sprintf("%d service-linked role(s) cannot carry the change and are reported as exempt", slr))
+	}
+	if sso > 0 {
+		w.warnings = append(w.warnings, fmt.Sprintf("%d IAM Identity Center role(s) cannot carry the change: contain them in IAM Identity Center", sso))
+	}
+	return act
+}
+
+// ArnLike matches an ARN against a pattern the way IAM's ArnLike does for
+// the characters killswitch uses: * matches any run of characters, ? one.
+func ArnLike(pattern, s string) bool {
+	// iterative glob with backtracking on the last *
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// mask shows an access key id the way the plan does: AKIA...1234.
+func mask(id string) string {
+	if len(id) <= 8 {
+		return id
+	}
+	return id[:4] + "..." + id[len(id)-4:]
+}
+
+// nameFromARN returns the last path element of an IAM ARN.
+func nameFromARN(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// kindFromARN returns user, role or group for an IAM ARN.
+func kindFromARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	k, _, _ := strings.Cut(parts[5], "/")
+	return k
+}

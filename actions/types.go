@@ -1,0 +1,159 @@
+package actions
+
+import (
+	"context"
+	"time"
+)
+
+// Plan is the read-only dry run of an action: per account, every principal or
+// target affected, every exemption and why, every warning. Its JSON form is
+// part of the outside contract (CONTRACT.md, `plan --json`).
+type Plan struct {
+	Action   string        `json:"action"`
+	Accounts []AccountPlan `json:"accounts"`
+}
+
+// AccountPlan is the plan for one account.
+type AccountPlan struct {
+	Account  string      `json:"account"`
+	Kind     string      `json:"kind,omitempty"` // member | management | standalone
+	Targets  []Target    `json:"targets"`
+	Exempt   []Exemption `json:"exempt"`
+	Warnings []string    `json:"warnings"`
+	Error    string      `json:"error,omitempty"` // the account could not be read
+}
+
+// Target is one principal (or organization target) and the changes planned for it.
+type Target struct {
+	Principal string   `json:"principal"`
+	Changes   []string `json:"changes"`
+}
+
+// Exemption is a principal the action will not touch, and why.
+type Exemption struct {
+	Principal string `json:"principal"`
+	Reason    string `json:"reason"`
+}
+
+// Counts returns the number of targets, changes and exemptions in the plan.
+func (p *Plan) Counts() (targets, changes, exempt int) {
+	for _, a := range p.Accounts {
+		targets += len(a.Targets)
+		exempt += len(a.Exempt)
+		for _, t := range a.Targets {
+			changes += len(t.Changes)
+		}
+	}
+	return
+}
+
+// Step statuses.
+const (
+	StepDone       = "done"
+	StepFailed     = "failed"
+	StepUndone     = "undone"
+	StepUndoFailed = "undo-failed"
+)
+
+// Step is one change Apply made (or tried to make), with the prior state
+// needed to undo it. Steps are self-contained so that a crashed run can be
+// undone or resumed from the recorded steps alone.
+type Step struct {
+	Key        string    `json:"key"`                 // unique within a request
+	Action     string    `json:"action"`              // the vetted action that made it (lockdown records its parts)
+	Account    string    `json:"account"`             // the account whose state changed
+	Op         string    `json:"op"`                  // see the op* constants
+	Principal  string    `json:"principal,omitempty"` // user, role or group ARN, or the SCP target
+	Resource   string    `json:"resource,omitempty"`  // access key id, policy ARN or id, inline policy name
+	Prior      string    `json:"prior,omitempty"`     // prior state (status, document) when the op replaced something
+	Change     string    `json:"change"`              // what a human reads
+	Reversible bool      `json:"reversible"`
+	Status     string    `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Result is what Apply or Undo did.
+type Result struct {
+	Action    string          `json:"action"`
+	RequestID string          `json:"request_id,omitempty"`
+	Undo      bool            `json:"undo,omitempty"`
+	Status    string          `json:"status"` // succeeded | partial | failed
+	Accounts  []AccountResult `json:"accounts"`
+}
+
+// AccountResult is the outcome in one account.
+type AccountResult struct {
+	Account  string   `json:"account"`
+	Status   string   `json:"status"` // succeeded | partial | failed
+	Steps    []Step   `json:"steps"`
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	// Findings lists what a read-only action found (find-backdoors).
+	Findings []Target `json:"findings,omitempty"`
+}
+
+// Result statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusPartial   = "partial"
+	StatusFailed    = "failed"
+)
+
+// Changed reports how many steps changed something.
+func (r *Result) Changed() int {
+	n := 0
+	for _, a := range r.Accounts {
+		for _, s := range a.Steps {
+			if s.Status == StepDone || s.Status == StepUndone {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Steps returns every step in account order.
+func (r *Result) Steps() []Step {
+	var out []Step
+	for _, a := range r.Accounts {
+		out = append(out, a.Steps...)
+	}
+	return out
+}
+
+// Options pin what a request decided once, so that a resumed or repeated run
+// does exactly the same thing.
+type Options struct {
+	RequestID string
+	// RevokeBefore: sessions issued before this time are revoked. Zero means
+	// the engine's current time; a request pins it when it first runs.
+	RevokeBefore time.Time
+	// Since: find-backdoors reports what was created or changed after it.
+	// Zero means 24 hours before the engine's current time.
+	Since time.Time
+}
+
+// Recorder persists each step as soon as it is made, before the next AWS call,
+// so a crash loses nothing. A Recorder error stops the run in that account.
+type Recorder interface {
+	Record(ctx context.Context, s Step) error
+}
+
+// RecorderFunc adapts a function to Recorder.
+type RecorderFunc func(ctx context.Context, s Step) error
+
+// Record calls f.
+func (f RecorderFunc) Record(ctx context.Context, s Step) error { return f(ctx, s) }
+
+// Call describes one AWS API call, for the audit log and metrics.
+type Call struct {
+	RequestID string        `json:"request_id,omitempty"`
+	Service   string        `json:"service"`
+	Operation string        `json:"operation"`
+	Account   string        `json:"account"`
+	Target    string        `json:"target,omitempty"`
+	Outcome   string        `json:"outcome"` // ok | error
+	Error     string        `json:"error,omitempty"`
+	Duration  time.Duration `json:"duration_ns"`
+}

@@ -1,0 +1,63 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+)
+
+// Step ops.
+const (
+	opEnableSCPType       = "enable-scp-policy-type"
+	opCreateSCP           = "create-scp"
+	opUpdateSCP           = "update-scp"
+	opAttachSCP           = "attach-scp"
+	opCreateManaged       = "create-managed-policy"
+	opAttachManaged       = "attach-managed-policy"
+	opPutInline           = "put-inline-policy"
+	opDeleteLoginProfile  = "delete-login-profile"
+	opDeactivateKey       = "deactivate-access-key"
+	opDeactivateSSH       = "deactivate-ssh-key"
+	opDeactivateSvcCred   = "deactivate-service-credential"
+	opCreateReplacementAK = "create-replacement-key"
+)
+
+// op is one planned change: the step it will record and how to make it.
+// Plan shows the steps; Apply runs them. Both come from the same builder,
+// so what is shown is what runs.
+type op struct {
+	step Step
+	run  func(ctx context.Context, s *Step) error
+}
+
+// work is what one phase will do in one account.
+type work struct {
+	ops      []op
+	exempt   []Exemption
+	warnings []string
+	findings []Target
+}
+
+func (w *work) add(s Step, run func(ctx context.Context, s *Step) error) {
+	if s.Key == "" {
+		s.Key = fmt.Sprintf("%s/%s/%s/%s/%s", s.Action, s.Account, s.Op, s.Principal, s.Resource)
+	}
+	w.ops = append(w.ops, op{step: s, run: run})
+}
+
+// build reads the live state of one account and returns what the phase
+// would change there.
+func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, org *orgWork) (*work, error) {
+	switch phase {
+	case DenyDelete:
+		return a.buildDenyDelete(ctx, org)
+	case RevokeSessions:
+		return a.buildRevokeSessions(ctx, opt)
+	case DisableUsers:
+		return a.buildDisableUsers(ctx)
+	case RotateKeys:
+		return a.buildRotateKeys(ctx, opt)
+	case FindBackdoors:
+		return a.buildFindBackdoors(ctx, opt)
+	}
+	return nil, fmt.Errorf("action %q has no builder", phase)
+}
