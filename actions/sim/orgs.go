@@ -1,0 +1,666 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/killswitch/killswitch/actions/awsapi"
+)
+
+// FullAWSAccessID is the id of the AWS managed SCP that EnablePolicyType
+// attaches everywhere.
+const FullAWSAccessID = "p-FullAWSAccess"
+
+const fullAccessID = FullAWSAccessID
+
+const fullAccessContent = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": "*",
+      "Resource": "*"
+    }
+  ]
+}`
+
+type scp struct {
+	id, arn, name, desc, content string
+	parsed                       *policy
+	aws                          bool
+}
+
+func (o *Org) fullAccessLocked() *scp {
+	if p := o.scps[fullAccessID]; p != nil {
+		return p
+	}
+	parsed, err := parsePolicy(fullAccessContent, scpPolicy)
+	if err != nil {
+		panic(err)
+	}
+	p := &scp{
+		id: fullAccessID, arn: "arn:aws:organizations::aws:policy/service_control_policy/" + fullAccessID,
+		name: "FullAWSAccess", desc: "Allows access to every operation", content: fullAccessContent, parsed: parsed, aws: true,
+	}
+	o.scps[p.id] = p
+	return p
+}
+
+// EnableSCPs enables the SERVICE_CONTROL_POLICY type like EnablePolicyType:
+// FullAWSAccess is attached to the root, every OU and every account.
+func (o *Org) EnableSCPs() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.isOrg {
+		return fmt.Errorf("enable SCPs: a standalone account has no Organization")
+	}
+	if o.scpEnabled {
+		return fmt.Errorf("enable SCPs: already enabled")
+	}
+	o.enableSCPLocked()
+	return nil
+}
+
+func (o *Org) enableSCPLocked() {
+	o.fullAccessLocked()
+	o.scpEnabled = true
+	for _, t := range o.targetsLocked() {
+		if !containsStr(o.attached[t], fullAccessID) {
+			o.attached[t] = append(o.attached[t], fullAccessID)
+		}
+	}
+}
+
+// SCPEnabled reports whether the SCP policy type is enabled.
+func (o *Org) SCPEnabled() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.scpEnabled
+}
+
+func (o *Org) targetsLocked() []string {
+	t := []string{o.rootID}
+	t = append(t, sortedMapKeys(o.ous)...)
+	return append(t, o.accountIDsLocked()...)
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type orgsClient struct{ c *conn }
+
+var _ awsapi.Organizations = (*orgsClient)(nil)
+
+// mgmtOnly fails like AWS for a standalone account or a member account.
+func (c *orgsClient) mgmtOnly() error {
+	o := c.c.o
+	if !o.isOrg {
+		return notInUse()
+	}
+	if c.c.account != o.mgmt {
+		return &types.AccessDeniedException{Message: aws.String("You don't have permissions to access this resource. This operation can be called only from the organization's management account.")}
+	}
+	return nil
+}
+
+func notInUse() error {
+	return &types.AWSOrganizationsNotInUseException{Message: aws.String("Your account is not a member of an organization.")}
+}
+
+func (o *Org) orgARN() string { return "arn:aws:organizations::" + o.mgmt + ":organization/" + o.orgID }
+
+func (o *Org) policyTypes() []types.PolicyTypeSummary {
+	if !o.scpEnabled {
+		return []types.PolicyTypeSummary{}
+	}
+	return []types.PolicyTypeSummary{{Type: types.PolicyTypeServiceControlPolicy, Status: types.PolicyTypeStatusEnabled}}
+}
+
+func (o *Org) rootOut() *types.Root {
+	return &types.Root{
+		Id: aws.String(o.rootID), Arn: aws.String("arn:aws:organizations::" + o.mgmt + ":root/" + o.orgID + "/" + o.rootID),
+		Name: aws.String("Root"), PolicyTypes: o.policyTypes(),
+	}
+}
+
+func summary(p *scp) *types.PolicySummary {
+	s := &types.PolicySummary{
+		Arn: aws.String(p.arn), AwsManaged: p.aws, Id: aws.String(p.id), Name: aws.String(p.name),
+		Type: types.PolicyTypeServiceControlPolicy,
+	}
+	if p.desc != "" {
+		s.Description = aws.String(p.desc)
+	}
+	return s
+}
+
+func (o *Org) findSCP(id string) (*scp, error) {
+	if p := o.scps[id]; p != nil {
+		return p, nil
+	}
+	return nil, &types.PolicyNotFoundException{Message: aws.String("We can't find a policy with the PolicyId that you specified: " + clip(id))}
+}
+
+func (o *Org) findTarget(id string) error {
+	switch {
+	case id == o.rootID:
+		return nil
+	case o.ous[id] != nil:
+		return nil
+	case o.accounts[id] != nil:
+		return nil
+	}
+	return &types.TargetNotFoundException{Message: aws.String("We can't find a root, OU, account, or policy with the TargetId that you specified: " + clip(id))}
+}
+
+func requirePolicyType(t types.PolicyType) error {
+	if t != types.PolicyTypeServiceControlPolicy {
+		return &types.InvalidInputException{Message: aws.String("The simulation supports only SERVICE_CONTROL_POLICY, not " + clip(string(t))), Reason: types.InvalidInputExceptionReasonInvalidEnumPolicyType}
+	}
+	return nil
+}
+
+// DescribeOrganization works from every account of the Organization and
+// fails with AWSOrganizationsNotInUseException in a standalone account.
+func (c *orgsClient) DescribeOrganization(ctx context.Context, _ *organizations.DescribeOrganizationInput, _ ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	out := &organizations.DescribeOrganizationOutput{}
+	err := c.c.do(ctx, "Organizations", "DescribeOrganization", nil, func(*account) error {
+		o := c.c.o
+		if !o.isOrg {
+			return notInUse()
+		}
+		out.Organization = &types.Organization{
+			Arn: aws.String(o.orgARN()), Id: aws.String(o.orgID), FeatureSet: types.OrganizationFeatureSetAll,
+			MasterAccountArn:   aws.String("arn:aws:organizations::" + o.mgmt + ":account/" + o.orgID + "/" + o.mgmt),
+			MasterAccountEmail: aws.String("aws+" + o.mgmt + "@example.com"), MasterAccountId: aws.String(o.mgmt),
+			AvailablePolicyTypes: o.policyTypes(),
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListAccounts lists the accounts, management first, up to 20 a page.
+func (c *orgsClient) ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
+	if in == nil {
+		in = &organizations.ListAccountsInput{}
+	}
+	out := &organizations.ListAccountsOutput{Accounts: []types.Account{}}
+	err := c.c.do(ctx, "Organizations", "ListAccounts", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		start, max, err := orgPage(in.MaxResults, in.NextToken)
+		if err != nil {
+			return err
+		}
+		page, next, ok := pageOrdered(o.accountIDsLocked(), start, max)
+		if !ok {
+			return badToken()
+		}
+		for _, id := range page {
+			a := o.accounts[id]
+			method := types.AccountJoinedMethodCreated
+			if id != o.mgmt {
+				method = types.AccountJoinedMethodInvited
+			}
+			out.Accounts = append(out.Accounts, types.Account{
+				Arn:   aws.String("arn:aws:organizations::" + o.mgmt + ":account/" + o.orgID + "/" + id),
+				Email: aws.String("aws+" + id + "@example.com"), Id: aws.String(id), Name: aws.String(a.name),
+				JoinedMethod: method, JoinedTimestamp: aws.Time(a.joined),
+				State: types.AccountStateActive, Status: types.AccountStatusActive,
+			})
+		}
+		out.NextToken = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func badToken() error {
+	return &types.InvalidInputException{Message: aws.String("The provided NextToken is not valid."), Reason: types.InvalidInputExceptionReasonInvalidPaginationToken}
+}
+
+// ListRoots lists the one root.
+func (c *orgsClient) ListRoots(ctx context.Context, in *organizations.ListRootsInput, _ ...func(*organizations.Options)) (*organizations.ListRootsOutput, error) {
+	if in == nil {
+		in = &organizations.ListRootsInput{}
+	}
+	out := &organizations.ListRootsOutput{Roots: []types.Root{}}
+	err := c.c.do(ctx, "Organizations", "ListRoots", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		if _, _, err := orgPage(in.MaxResults, in.NextToken); err != nil {
+			return err
+		}
+		if in.NextToken != nil {
+			return badToken()
+		}
+		out.Roots = append(out.Roots, *c.c.o.rootOut())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EnablePolicyType enables SCPs and attaches FullAWSAccess to the root,
+// every OU and every account, like AWS.
+func (c *orgsClient) EnablePolicyType(ctx context.Context, in *organizations.EnablePolicyTypeInput, _ ...func(*organizations.Options)) (*organizations.EnablePolicyTypeOutput, error) {
+	if in == nil || in.PolicyType == "" || str(in.RootId) == "" {
+		return nil, opErr("Organizations", "EnablePolicyType", required("EnablePolicyTypeInput", "PolicyType", "RootId"))
+	}
+	out := &organizations.EnablePolicyTypeOutput{}
+	err := c.c.do(ctx, "Organizations", "EnablePolicyType", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		if *in.RootId != o.rootID {
+			return &types.RootNotFoundException{Message: aws.String("We can't find a root with the RootId that you specified: " + clip(*in.RootId))}
+		}
+		if err := requirePolicyType(in.PolicyType); err != nil {
+			return err
+		}
+		if o.scpEnabled {
+			return &types.PolicyTypeAlreadyEnabledException{Message: aws.String("The specified policy type is already enabled.")}
+		}
+		o.enableSCPLocked()
+		out.Root = o.rootOut()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (o *Org) scpIDsLocked() []string {
+	ids := sortedMapKeys(o.scps)
+	if !o.scpEnabled {
+		// FullAWSAccess shows up once the policy type has been enabled.
+		ids = removeKey(ids, fullAccessID)
+	}
+	return ids
+}
+
+// ListPolicies lists SCPs sorted by id (Filter must be given).
+func (c *orgsClient) ListPolicies(ctx context.Context, in *organizations.ListPoliciesInput, _ ...func(*organizations.Options)) (*organizations.ListPoliciesOutput, error) {
+	if in == nil || in.Filter == "" {
+		return nil, opErr("Organizations", "ListPolicies", required("ListPoliciesInput", "Filter"))
+	}
+	out := &organizations.ListPoliciesOutput{Policies: []types.PolicySummary{}}
+	err := c.c.do(ctx, "Organizations", "ListPolicies", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		start, max, err := orgPage(in.MaxResults, in.NextToken)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		if in.Filter == types.PolicyTypeServiceControlPolicy {
+			ids = o.scpIDsLocked()
+		}
+		page, next, ok := pageOrdered(ids, start, max)
+		if !ok {
+			return badToken()
+		}
+		for _, id := range page {
+			out.Policies = append(out.Policies, *summary(o.scps[id]))
+		}
+		out.NextToken = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribePolicy returns an SCP with its content.
+func (c *orgsClient) DescribePolicy(ctx context.Context, in *organizations.DescribePolicyInput, _ ...func(*organizations.Options)) (*organizations.DescribePolicyOutput, error) {
+	if in == nil || str(in.PolicyId) == "" {
+		return nil, opErr("Organizations", "DescribePolicy", required("DescribePolicyInput", "PolicyId"))
+	}
+	out := &organizations.DescribePolicyOutput{}
+	err := c.c.do(ctx, "Organizations", "DescribePolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		p, err := c.c.o.findSCP(*in.PolicyId)
+		if err != nil {
+			return err
+		}
+		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkSCP validates SCP content: at most 5,120 characters including white
+// space, and valid policy grammar.
+func checkSCP(content string) (*policy, error) {
+	if utf8.RuneCountInString(content) > maxSCPSize {
+		return nil, &types.ConstraintViolationException{
+			Message: aws.String(fmt.Sprintf("You provided a policy document that exceeds the maximum size of %d characters.", maxSCPSize)),
+			Reason:  types.ConstraintViolationExceptionReasonPolicyContentLimitExceeded,
+		}
+	}
+	p, err := parsePolicy(content, scpPolicy)
+	if err != nil {
+		return nil, &types.MalformedPolicyDocumentException{Message: aws.String(err.Error())}
+	}
+	return p, nil
+}
+
+func (o *Org) scpNameTaken(name, except string) bool {
+	for id, p := range o.scps {
+		if id != except && p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func validSCPName(name string) error {
+	if name == "" || utf8.RuneCountInString(name) > 128 || hasControl(name) {
+		return &types.InvalidInputException{Message: aws.String("Name must be 1-128 printable characters."), Reason: types.InvalidInputExceptionReasonInvalidPattern}
+	}
+	return nil
+}
+
+// CreatePolicy creates an SCP (5,120 characters including white space;
+// duplicate names fail with DuplicatePolicyException).
+func (c *orgsClient) CreatePolicy(ctx context.Context, in *organizations.CreatePolicyInput, _ ...func(*organizations.Options)) (*organizations.CreatePolicyOutput, error) {
+	if in == nil || str(in.Content) == "" || in.Description == nil || str(in.Name) == "" || in.Type == "" {
+		return nil, opErr("Organizations", "CreatePolicy", required("CreatePolicyInput", "Content", "Description", "Name", "Type"))
+	}
+	out := &organizations.CreatePolicyOutput{}
+	err := c.c.do(ctx, "Organizations", "CreatePolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		if err := requirePolicyType(in.Type); err != nil {
+			return err
+		}
+		if err := validSCPName(*in.Name); err != nil {
+			return err
+		}
+		if len(str(in.Description)) > 512 {
+			return &types.InvalidInputException{Message: aws.String("Description is longer than 512 characters."), Reason: types.InvalidInputExceptionReasonMaxLengthExceeded}
+		}
+		parsed, err := checkSCP(*in.Content)
+		if err != nil {
+			return err
+		}
+		if o.scpNameTaken(*in.Name, "") {
+			return &types.DuplicatePolicyException{Message: aws.String("A policy with the same name already exists.")}
+		}
+		if len(o.scps) >= maxSCPs {
+			return &types.ConstraintViolationException{Message: aws.String("You have reached the maximum number of policies."), Reason: types.ConstraintViolationExceptionReasonPolicyNumberLimitExceeded}
+		}
+		id := o.newID("p-", 8, lowerAlnum)
+		p := &scp{
+			id: id, arn: "arn:aws:organizations::" + o.mgmt + ":policy/" + o.orgID + "/service_control_policy/" + id,
+			name: *in.Name, desc: str(in.Description), content: *in.Content, parsed: parsed,
+		}
+		o.scps[id] = p
+		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdatePolicy changes an SCP's name, description or content; the AWS
+// managed FullAWSAccess is immutable.
+func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdatePolicyInput, _ ...func(*organizations.Options)) (*organizations.UpdatePolicyOutput, error) {
+	if in == nil || str(in.PolicyId) == "" {
+		return nil, opErr("Organizations", "UpdatePolicy", required("UpdatePolicyInput", "PolicyId"))
+	}
+	out := &organizations.UpdatePolicyOutput{}
+	err := c.c.do(ctx, "Organizations", "UpdatePolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		p, err := o.findSCP(*in.PolicyId)
+		if err != nil {
+			return err
+		}
+		if p.aws {
+			return &types.InvalidInputException{Message: aws.String("You can't modify an AWS managed policy."), Reason: types.InvalidInputExceptionReasonImmutablePolicy}
+		}
+		next := *p
+		if in.Name != nil {
+			if err := validSCPName(*in.Name); err != nil {
+				return err
+			}
+			if o.scpNameTaken(*in.Name, p.id) {
+				return &types.DuplicatePolicyException{Message: aws.String("A policy with the same name already exists.")}
+			}
+			next.name = *in.Name
+		}
+		if in.Description != nil {
+			if len(*in.Description) > 512 {
+				return &types.InvalidInputException{Message: aws.String("Description is longer than 512 characters."), Reason: types.InvalidInputExceptionReasonMaxLengthExceeded}
+			}
+			next.desc = *in.Description
+		}
+		if in.Content != nil {
+			parsed, err := checkSCP(*in.Content)
+			if err != nil {
+				return err
+			}
+			next.content, next.parsed = *in.Content, parsed
+		}
+		*p = next
+		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeletePolicy deletes an SCP; PolicyInUseException while attached.
+func (c *orgsClient) DeletePolicy(ctx context.Context, in *organizations.DeletePolicyInput, _ ...func(*organizations.Options)) (*organizations.DeletePolicyOutput, error) {
+	if in == nil || str(in.PolicyId) == "" {
+		return nil, opErr("Organizations", "DeletePolicy", required("DeletePolicyInput", "PolicyId"))
+	}
+	err := c.c.do(ctx, "Organizations", "DeletePolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		p, err := o.findSCP(*in.PolicyId)
+		if err != nil {
+			return err
+		}
+		if p.aws {
+			return &types.InvalidInputException{Message: aws.String("You can't delete an AWS managed policy."), Reason: types.InvalidInputExceptionReasonImmutablePolicy}
+		}
+		for _, ids := range o.attached {
+			if containsStr(ids, p.id) {
+				return &types.PolicyInUseException{Message: aws.String("The policy is attached to one or more entities. You must detach it from all roots, OUs, and accounts before performing this operation.")}
+			}
+		}
+		delete(o.scps, p.id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &organizations.DeletePolicyOutput{}, nil
+}
+
+// ListPoliciesForTarget lists the SCPs attached directly to a root, OU or
+// account, in attachment order.
+func (c *orgsClient) ListPoliciesForTarget(ctx context.Context, in *organizations.ListPoliciesForTargetInput, _ ...func(*organizations.Options)) (*organizations.ListPoliciesForTargetOutput, error) {
+	if in == nil || in.Filter == "" || str(in.TargetId) == "" {
+		return nil, opErr("Organizations", "ListPoliciesForTarget", required("ListPoliciesForTargetInput", "Filter", "TargetId"))
+	}
+	out := &organizations.ListPoliciesForTargetOutput{Policies: []types.PolicySummary{}}
+	err := c.c.do(ctx, "Organizations", "ListPoliciesForTarget", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		if err := o.findTarget(*in.TargetId); err != nil {
+			return err
+		}
+		start, max, err := orgPage(in.MaxResults, in.NextToken)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		if in.Filter == types.PolicyTypeServiceControlPolicy {
+			ids = o.attached[*in.TargetId]
+		}
+		page, next, ok := pageOrdered(ids, start, max)
+		if !ok {
+			return badToken()
+		}
+		for _, id := range page {
+			out.Policies = append(out.Policies, *summary(o.scps[id]))
+		}
+		out.NextToken = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AttachPolicy attaches an SCP to a root, OU or account (at most 5 per
+// target; the policy type must be enabled).
+func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachPolicyInput, _ ...func(*organizations.Options)) (*organizations.AttachPolicyOutput, error) {
+	if in == nil || str(in.PolicyId) == "" || str(in.TargetId) == "" {
+		return nil, opErr("Organizations", "AttachPolicy", required("AttachPolicyInput", "PolicyId", "TargetId"))
+	}
+	err := c.c.do(ctx, "Organizations", "AttachPolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		p, err := o.findSCP(*in.PolicyId)
+		if err != nil {
+			return err
+		}
+		if err := o.findTarget(*in.TargetId); err != nil {
+			return err
+		}
+		if !o.scpEnabled {
+			return &types.PolicyTypeNotEnabledException{Message: aws.String("This operation can be performed only for enabled policy types.")}
+		}
+		ids := o.attached[*in.TargetId]
+		if containsStr(ids, p.id) {
+			return &types.DuplicatePolicyAttachmentException{Message: aws.String("The selected policy is already attached to the specified target.")}
+		}
+		if len(ids) >= maxSCPsPerTarget {
+			return &types.ConstraintViolationException{
+				Message: aws.String(fmt.Sprintf("You have attached the maximum number of policies (%d) of this type to the target.", maxSCPsPerTarget)),
+				Reason:  types.ConstraintViolationExceptionReasonPolicyNumberLimitExceeded,
+			}
+		}
+		o.attached[*in.TargetId] = append(ids, p.id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &organizations.AttachPolicyOutput{}, nil
+}
+
+// DetachPolicy detaches an SCP; PolicyNotAttachedException when it is not
+// attached, ConstraintViolationException (MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED)
+// when it is the target's last SCP.
+func (c *orgsClient) DetachPolicy(ctx context.Context, in *organizations.DetachPolicyInput, _ ...func(*organizations.Options)) (*organizations.DetachPolicyOutput, error) {
+	if in == nil || str(in.PolicyId) == "" || str(in.TargetId) == "" {
+		return nil, opErr("Organizations", "DetachPolicy", required("DetachPolicyInput", "PolicyId", "TargetId"))
+	}
+	err := c.c.do(ctx, "Organizations", "DetachPolicy", nil, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		o := c.c.o
+		p, err := o.findSCP(*in.PolicyId)
+		if err != nil {
+			return err
+		}
+		if err := o.findTarget(*in.TargetId); err != nil {
+			return err
+		}
+		ids := o.attached[*in.TargetId]
+		if !containsStr(ids, p.id) {
+			return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
+		}
+		if len(ids) == 1 {
+			return &types.ConstraintViolationException{
+				Message: aws.String("You can't detach the last service control policy from a root, OU or account."),
+				Reason:  types.ConstraintViolationExceptionReasonMinPolicyTypeAttachmentLimitExceeded,
+			}
+		}
+		rest := make([]string, 0, len(ids)-1)
+		for _, id := range ids {
+			if id != p.id {
+				rest = append(rest, id)
+			}
+		}
+		o.attached[*in.TargetId] = rest
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &organizations.DetachPolicyOutput{}, nil
+}
+
+// SCPsFor returns the ids of the SCPs attached directly to a target (root,
+// OU or account id), in attachment order.
+func (o *Org) SCPsFor(target string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.attached[target]...)
+}
+
+// SCPContent returns an SCP's name and content.
+func (o *Org) SCPContent(id string) (name, content string, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p := o.scps[id]
+	if p == nil {
+		return "", "", false
+	}
+	return p.name, p.content, true
+}

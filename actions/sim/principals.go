@@ -1,0 +1,708 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// User describes an IAM user for AddUser.
+type User struct {
+	Name, Path         string
+	Tags               map[string]string
+	Password           bool // has a login profile (console password)
+	AccessKeys         []AccessKey
+	SSHKeys            int // SSH public keys, all Active
+	ServiceCredentials int // service-specific credentials (CodeCommit), all Active
+	Groups             []string
+	InlinePolicies     map[string]string // name -> JSON document
+	ManagedPolicies    []string          // policy ARNs (AWS managed or this account's)
+	Created            time.Time         // zero: the Org's clock
+}
+
+// AccessKey is a long-term access key. ID is generated (AKIA + 16
+// characters) when empty.
+type AccessKey struct {
+	ID      string
+	Active  bool
+	Created time.Time // zero: the user's creation time
+}
+
+// Role describes an IAM role for AddRole. A name starting AWSServiceRoleFor
+// with no path is placed under /aws-service-role/<service>.amazonaws.com/ (a
+// service-linked role); a name starting AWSReservedSSO_ with no path under
+// /aws-reserved/sso.amazonaws.com/ (an IAM Identity Center role). Both are
+// unmodifiable through the IAM API, like in AWS.
+type Role struct {
+	Name, Path      string
+	Tags            map[string]string
+	Trust           string // JSON trust policy; "" trusts the account (or the service / SAML provider, see above)
+	Description     string
+	InlinePolicies  map[string]string
+	ManagedPolicies []string
+	Created         time.Time
+}
+
+// Group describes an IAM group for AddGroup. Add groups before the users
+// that name them.
+type Group struct {
+	Name, Path      string
+	InlinePolicies  map[string]string
+	ManagedPolicies []string
+	Created         time.Time
+}
+
+// Policy describes a customer managed IAM policy for AddPolicy.
+type Policy struct {
+	Name, Path, Description string
+	Document                string
+	Created                 time.Time
+}
+
+type user struct {
+	name, path, id string
+	created        time.Time
+	tags           map[string]string
+	login          *loginProfile
+	keys           []*accessKey
+	ssh            []*cred
+	svc            []*cred
+	groups         []string // lower-case group names, sorted
+	inline         map[string]*inlinePolicy
+	managed        []string // policy ARNs, sorted
+}
+
+type loginProfile struct {
+	created       time.Time
+	resetRequired bool
+}
+
+type accessKey struct {
+	id         string
+	active     bool
+	created    time.Time
+	secretHash [32]byte
+}
+
+type cred struct {
+	id          string
+	active      bool
+	created     time.Time
+	service     string
+	serviceUser string
+}
+
+type inlinePolicy struct {
+	doc    string
+	parsed *policy
+}
+
+type role struct {
+	name, path, id string
+	created        time.Time
+	tags           map[string]string
+	trust          string
+	description    string
+	inline         map[string]*inlinePolicy
+	managed        []string
+}
+
+type group struct {
+	name, path, id string
+	created        time.Time
+	inline         map[string]*inlinePolicy
+	managed        []string
+	members        []string // lower-case user names, sorted
+}
+
+type managedPolicy struct {
+	arn, name, path, id, desc string
+	created, updated          time.Time
+	versions                  []*policyVersion
+	defaultVer                string
+	aws                       bool
+	tags                      map[string]string
+}
+
+type policyVersion struct {
+	id      string
+	doc     string
+	parsed  *policy
+	created time.Time
+}
+
+func (p *managedPolicy) current() *policyVersion {
+	for _, v := range p.versions {
+		if v.id == p.defaultVer {
+			return v
+		}
+	}
+	return p.versions[len(p.versions)-1]
+}
+
+func (u *user) arn(acct string) string  { return "arn:aws:iam::" + acct + ":user" + u.path + u.name }
+func (r *role) arn(acct string) string  { return "arn:aws:iam::" + acct + ":role" + r.path + r.name }
+func (g *group) arn(acct string) string { return "arn:aws:iam::" + acct + ":group" + g.path + g.name }
+
+// unmodifiable reports whether IAM refuses policy changes on the role:
+// service-linked roles and IAM Identity Center (SSO) roles.
+func (r *role) unmodifiable() bool {
+	return strings.HasPrefix(r.path, "/aws-service-role/") || strings.HasPrefix(r.path, "/aws-reserved/sso.amazonaws.com/")
+}
+
+// ---- AWS managed policies (a small, shared, read-only catalog) ----
+
+var awsManaged = map[string]*managedPolicy{}
+var awsManagedARNs []string
+
+func init() {
+	created := time.Date(2015, 2, 6, 18, 39, 46, 0, time.UTC)
+	add := func(name, path, doc string) {
+		p, err := parsePolicy(doc, identityPolicy)
+		if err != nil {
+			panic("sim: AWS managed policy " + name + ": " + err.Error())
+		}
+		arn := "arn:aws:iam::aws:policy" + path + name
+		awsManaged[arn] = &managedPolicy{
+			arn: arn, name: name, path: path, id: "ANPA" + hashID("aws-managed/"+name, 17, upperAlnum),
+			created: created, updated: created, aws: true, defaultVer: "v1",
+			versions: []*policyVersion{{id: "v1", doc: doc, parsed: p, created: created}},
+		}
+		awsManagedARNs = append(awsManagedARNs, arn)
+	}
+	allow := func(actions string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":` + actions + `,"Resource":"*"}]}`
+	}
+	add("AdministratorAccess", "/", allow(`"*"`))
+	add("PowerUserAccess", "/", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"},{"Effect":"Allow","Action":["iam:CreateServiceLinkedRole","iam:DeleteServiceLinkedRole","iam:ListRoles","organizations:DescribeOrganization","account:ListRegions"],"Resource":"*"}]}`)
+	add("ReadOnlyAccess", "/", allow(`["*:Get*","*:List*","*:Describe*"]`))
+	add("SecurityAudit", "/", allow(`["*:Get*","*:List*","*:Describe*"]`))
+	add("IAMFullAccess", "/", allow(`["iam:*","organizations:DescribeAccount","organizations:DescribeOrganization","organizations:ListAccounts"]`))
+	add("AmazonEC2FullAccess", "/", allow(`["ec2:*","elasticloadbalancing:*","cloudwatch:*","autoscaling:*"]`))
+	add("AmazonS3FullAccess", "/", allow(`["s3:*","s3-object-lambda:*"]`))
+	add("AWSBackupFullAccess", "/", allow(`["backup:*","backup-storage:*"]`))
+	add("AWSSupportAccess", "/", allow(`["support:*"]`))
+	add("AWSDenyAll", "/", `{"Version":"2012-10-17","Statement":[{"Sid":"DenyAll","Effect":"Deny","Action":"*","Resource":"*"}]}`)
+	add("AWSSupportServiceRolePolicy", "/aws-service-role/", allow(`["support:*","trustedadvisor:Describe*"]`))
+	add("AWSTrustedAdvisorServiceRolePolicy", "/aws-service-role/", allow(`["trustedadvisor:*","ec2:Describe*"]`))
+	add("AWSOrganizationsServiceTrustPolicy", "/aws-service-role/", allow(`["iam:DeleteRole"]`))
+	sort.Strings(awsManagedARNs)
+}
+
+// AWSManagedPolicies returns the ARNs of the AWS managed policies the
+// simulation knows (attaching any other arn:aws:iam::aws:policy/... fails
+// with NoSuchEntity).
+func AWSManagedPolicies() []string { return append([]string(nil), awsManagedARNs...) }
+
+// lookupPolicy resolves a managed policy ARN visible from account a.
+func (a *account) lookupPolicy(arn string) *managedPolicy {
+	if p := awsManaged[arn]; p != nil {
+		return p
+	}
+	prefix := "arn:aws:iam::" + a.id + ":policy/"
+	if !strings.HasPrefix(arn, prefix) {
+		return nil
+	}
+	rest := arn[len(prefix):]
+	name := rest[strings.LastIndexByte(rest, '/')+1:]
+	p := a.policies[strings.ToLower(name)]
+	if p == nil || p.arn != arn {
+		return nil
+	}
+	return p
+}
+
+// ---- builder ----
+
+// AddUser adds an IAM user, validated like the IAM API would (names,
+// paths, tags, two access keys, policy sizes, ten managed policies).
+func (o *Org) AddUser(acct string, u User) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, err := o.account(acct)
+	if err != nil {
+		return fmt.Errorf("add user %q: %w", u.Name, err)
+	}
+	if err := o.addUserLocked(a, u); err != nil {
+		return fmt.Errorf("add user %q in %s: %w", clip(u.Name), acct, err)
+	}
+	return nil
+}
+
+func (o *Org) addUserLocked(a *account, in User) error {
+	if err := validName("user", in.Name, 64); err != nil {
+		return err
+	}
+	key := strings.ToLower(in.Name)
+	if a.users[key] != nil {
+		return fmt.Errorf("user already exists")
+	}
+	if o.principals >= MaxPrincipals {
+		return fmt.Errorf("more than %d principals", MaxPrincipals)
+	}
+	path := in.Path
+	if path == "" {
+		path = "/"
+	}
+	if err := validPath(path); err != nil {
+		return err
+	}
+	if err := validTags(in.Tags); err != nil {
+		return err
+	}
+	if len(in.AccessKeys) > maxAccessKeys {
+		return fmt.Errorf("%d access keys: at most %d", len(in.AccessKeys), maxAccessKeys)
+	}
+	if in.SSHKeys < 0 || in.SSHKeys > maxSSHKeys {
+		return fmt.Errorf("ssh_keys %d: 0 to %d", in.SSHKeys, maxSSHKeys)
+	}
+	if in.ServiceCredentials < 0 || in.ServiceCredentials > maxServiceCreds {
+		return fmt.Errorf("service_credentials %d: 0 to %d", in.ServiceCredentials, maxServiceCreds)
+	}
+	if len(in.Groups) > maxGroupsPerUser {
+		return fmt.Errorf("%d groups: at most %d", len(in.Groups), maxGroupsPerUser)
+	}
+	var groups []*group
+	for _, g := range in.Groups {
+		grp := a.groups[strings.ToLower(g)]
+		if grp == nil {
+			return fmt.Errorf("group %q: %w (add groups before their users)", clip(g), ErrNotFound)
+		}
+		groups = append(groups, grp)
+	}
+	inline, err := buildInline(in.InlinePolicies, maxUserInlineSize)
+	if err != nil {
+		return err
+	}
+	managed, err := resolveManaged(a, in.ManagedPolicies)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, k := range in.AccessKeys {
+		if k.ID == "" {
+			continue
+		}
+		if !reAccessKey.MatchString(k.ID) {
+			return fmt.Errorf("access key id %q must be 16-128 characters of [A-Z0-9]", clip(k.ID))
+		}
+		if _, dup := o.keyOwners[k.ID]; dup || seen[k.ID] {
+			return fmt.Errorf("access key id %s already exists", k.ID)
+		}
+		seen[k.ID] = true
+	}
+
+	created := in.Created
+	if created.IsZero() {
+		created = o.now()
+	}
+	u := &user{
+		name: in.Name, path: path, id: o.newID("AIDA", 17, upperAlnum), created: created,
+		tags: copyStringMap(in.Tags), inline: inline, managed: managed,
+	}
+	if in.Password {
+		u.login = &loginProfile{created: created}
+	}
+	for _, k := range in.AccessKeys {
+		id := k.ID
+		if id == "" {
+			id = o.newAccessKeyID()
+		}
+		kc := k.Created
+		if kc.IsZero() {
+			kc = created
+		}
+		o.keyOwners[id] = a.id
+		u.keys = append(u.keys, &accessKey{id: id, active: k.Active, created: kc})
+	}
+	for range in.SSHKeys {
+		u.ssh = append(u.ssh, &cred{id: o.newID("APKA", 16, keyAlpha), active: true, created: created})
+	}
+	for range in.ServiceCredentials {
+		u.svc = append(u.svc, &cred{
+			id: o.newID("ACCA", 17, upperAlnum), active: true, created: created,
+			service: "codecommit.amazonaws.com", serviceUser: in.Name + "-at-" + a.id,
+		})
+	}
+	for _, g := range groups {
+		gk := strings.ToLower(g.name)
+		u.groups = insertKey(u.groups, gk)
+		g.members = insertKey(g.members, key)
+	}
+	for _, arn := range managed {
+		a.attachN[arn]++
+	}
+	a.users[key] = u
+	a.userKeys = insertKey(a.userKeys, key)
+	o.principals++
+	return nil
+}
+
+// AddRole adds an IAM role (see Role for service-linked and SSO roles).
+func (o *Org) AddRole(acct string, r Role) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, err := o.account(acct)
+	if err != nil {
+		return fmt.Errorf("add role %q: %w", r.Name, err)
+	}
+	if _, err := o.addRoleLocked(a, r); err != nil {
+		return fmt.Errorf("add role %q in %s: %w", clip(r.Name), acct, err)
+	}
+	return nil
+}
+
+func (o *Org) addRoleLocked(a *account, in Role) (*role, error) {
+	return o.addRoleLimited(a, in, true)
+}
+
+func (o *Org) addRoleLimited(a *account, in Role, limit bool) (*role, error) {
+	if err := validName("role", in.Name, 64); err != nil {
+		return nil, err
+	}
+	key := strings.ToLower(in.Name)
+	if a.roles[key] != nil {
+		return nil, fmt.Errorf("role already exists")
+	}
+	if limit && o.principals >= MaxPrincipals {
+		return nil, fmt.Errorf("more than %d principals", MaxPrincipals)
+	}
+	path := in.Path
+	service := ""
+	if strings.HasPrefix(in.Name, "AWSServiceRoleFor") {
+		service = strings.ToLower(strings.TrimPrefix(in.Name, "AWSServiceRoleFor"))
+		if i := strings.IndexByte(service, '_'); i >= 0 {
+			service = service[:i]
+		}
+		if service == "" {
+			service = "unknown"
+		}
+		service += ".amazonaws.com"
+	}
+	if path == "" {
+		switch {
+		case service != "":
+			path = "/aws-service-role/" + service + "/"
+		case strings.HasPrefix(in.Name, "AWSReservedSSO_"):
+			path = "/aws-reserved/sso.amazonaws.com/"
+		default:
+			path = "/"
+		}
+	}
+	if err := validPath(path); err != nil {
+		return nil, err
+	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if len(in.Description) > 1000 {
+		return nil, fmt.Errorf("description longer than 1000 characters")
+	}
+	trust := in.Trust
+	if trust == "" {
+		switch {
+		case strings.HasPrefix(path, "/aws-service-role/"):
+			if service == "" {
+				service = strings.TrimSuffix(strings.TrimPrefix(path, "/aws-service-role/"), "/")
+			}
+			trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + service + `"},"Action":"sts:AssumeRole"}]}`
+		case strings.HasPrefix(path, "/aws-reserved/sso.amazonaws.com/"):
+			trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::` + a.id +
+				`:saml-provider/AWSSSO_` + hashID(a.id+"/sso", 16, hexAlpha) + `_DO_NOT_DELETE"},"Action":["sts:AssumeRoleWithSAML","sts:TagSession"],"Condition":{"StringEquals":{"SAML:aud":"https://signin.aws.amazon.com/saml"}}}]}`
+		default:
+			trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + a.id + `:root"},"Action":"sts:AssumeRole"}]}`
+		}
+	}
+	if len(trust) > 2048 {
+		return nil, fmt.Errorf("trust policy longer than 2048 characters")
+	}
+	if _, err := parsePolicy(trust, trustPolicy); err != nil {
+		return nil, fmt.Errorf("trust policy: %w", err)
+	}
+	inline, err := buildInline(in.InlinePolicies, maxRoleInlineSize)
+	if err != nil {
+		return nil, err
+	}
+	managed, err := resolveManaged(a, in.ManagedPolicies)
+	if err != nil {
+		return nil, err
+	}
+	created := in.Created
+	if created.IsZero() {
+		created = o.now()
+	}
+	r := &role{
+		name: in.Name, path: path, id: o.newID("AROA", 17, upperAlnum), created: created,
+		tags: copyStringMap(in.Tags), trust: trust, description: in.Description,
+		inline: inline, managed: managed,
+	}
+	for _, arn := range managed {
+		a.attachN[arn]++
+	}
+	a.roles[key] = r
+	a.roleKeys = insertKey(a.roleKeys, key)
+	o.principals++
+	return r, nil
+}
+
+// AddGroup adds an IAM group.
+func (o *Org) AddGroup(acct string, g Group) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, err := o.account(acct)
+	if err != nil {
+		return fmt.Errorf("add group %q: %w", g.Name, err)
+	}
+	if err := o.addGroupLocked(a, g); err != nil {
+		return fmt.Errorf("add group %q in %s: %w", clip(g.Name), acct, err)
+	}
+	return nil
+}
+
+func (o *Org) addGroupLocked(a *account, in Group) error {
+	if err := validName("group", in.Name, 128); err != nil {
+		return err
+	}
+	key := strings.ToLower(in.Name)
+	if a.groups[key] != nil {
+		return fmt.Errorf("group already exists")
+	}
+	if o.principals >= MaxPrincipals {
+		return fmt.Errorf("more than %d principals", MaxPrincipals)
+	}
+	path := in.Path
+	if path == "" {
+		path = "/"
+	}
+	if err := validPath(path); err != nil {
+		return err
+	}
+	inline, err := buildInline(in.InlinePolicies, maxGroupInlineSize)
+	if err != nil {
+		return err
+	}
+	managed, err := resolveManaged(a, in.ManagedPolicies)
+	if err != nil {
+		return err
+	}
+	created := in.Created
+	if created.IsZero() {
+		created = o.now()
+	}
+	g := &group{name: in.Name, path: path, id: o.newID("AGPA", 17, upperAlnum), created: created, inline: inline, managed: managed}
+	for _, arn := range managed {
+		a.attachN[arn]++
+	}
+	a.groups[key] = g
+	a.groupKey = insertKey(a.groupKey, key)
+	o.principals++
+	return nil
+}
+
+// AddPolicy adds a customer managed policy (version v1) to an account; its
+// ARN is arn:aws:iam::ACCOUNT:policy<path><name>.
+func (o *Org) AddPolicy(acct string, p Policy) (string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, err := o.account(acct)
+	if err != nil {
+		return "", fmt.Errorf("add policy %q: %w", p.Name, err)
+	}
+	mp, err := o.addPolicyLocked(a, p)
+	if err != nil {
+		return "", fmt.Errorf("add policy %q in %s: %w", clip(p.Name), acct, err)
+	}
+	return mp.arn, nil
+}
+
+// errPolicy classifies addPolicyLocked failures for the IAM API.
+type errPolicy struct {
+	kind string // "exists", "malformed", "limit", "invalid"
+	msg  string
+}
+
+func (e *errPolicy) Error() string { return e.msg }
+
+func (o *Org) addPolicyLocked(a *account, in Policy) (*managedPolicy, error) {
+	if err := validName("policy", in.Name, 128); err != nil {
+		return nil, &errPolicy{"invalid", err.Error()}
+	}
+	path := in.Path
+	if path == "" {
+		path = "/"
+	}
+	if err := validPath(path); err != nil {
+		return nil, &errPolicy{"invalid", err.Error()}
+	}
+	if len(in.Description) > 1000 {
+		return nil, &errPolicy{"invalid", "description longer than 1000 characters"}
+	}
+	key := strings.ToLower(in.Name)
+	if a.policies[key] != nil {
+		return nil, &errPolicy{"exists", "A policy called " + in.Name + " already exists. Duplicate names are not allowed."}
+	}
+	if len(a.policies) >= MaxPoliciesPerAccount {
+		return nil, &errPolicy{"limit", fmt.Sprintf("Cannot exceed quota for PoliciesPerAccount: %d", MaxPoliciesPerAccount)}
+	}
+	if n := policySize(in.Document); n > maxManagedPolicySize {
+		return nil, &errPolicy{"limit", fmt.Sprintf("Cannot exceed quota for PolicySize: %d", maxManagedPolicySize)}
+	}
+	parsed, err := parsePolicy(in.Document, identityPolicy)
+	if err != nil {
+		return nil, &errPolicy{"malformed", err.Error()}
+	}
+	created := in.Created
+	if created.IsZero() {
+		created = o.now()
+	}
+	p := &managedPolicy{
+		arn: "arn:aws:iam::" + a.id + ":policy" + path + in.Name, name: in.Name, path: path,
+		id: o.newID("ANPA", 17, upperAlnum), desc: in.Description, created: created, updated: created,
+		defaultVer: "v1", tags: map[string]string{},
+		versions: []*policyVersion{{id: "v1", doc: in.Document, parsed: parsed, created: created}},
+	}
+	a.policies[key] = p
+	a.policyKeys = insertKey(a.policyKeys, key)
+	return p, nil
+}
+
+func buildInline(docs map[string]string, limit int) (map[string]*inlinePolicy, error) {
+	if len(docs) > maxInlinePolicies {
+		return nil, fmt.Errorf("%d inline policies: the simulation allows at most %d", len(docs), maxInlinePolicies)
+	}
+	out := make(map[string]*inlinePolicy, len(docs))
+	total := 0
+	for name, doc := range docs {
+		if err := validName("policy", name, 128); err != nil {
+			return nil, err
+		}
+		total += policySize(doc)
+		if total > limit {
+			return nil, fmt.Errorf("inline policies exceed the aggregate size limit of %d characters", limit)
+		}
+		p, err := parsePolicy(doc, identityPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("inline policy %q: %w", name, err)
+		}
+		out[name] = &inlinePolicy{doc: doc, parsed: p}
+	}
+	return out, nil
+}
+
+func resolveManaged(a *account, arns []string) ([]string, error) {
+	if len(arns) > maxManagedPerEntity {
+		return nil, fmt.Errorf("%d managed policies: at most %d", len(arns), maxManagedPerEntity)
+	}
+	var out []string
+	for _, arn := range arns {
+		if a.lookupPolicy(arn) == nil {
+			return nil, fmt.Errorf("managed policy %q: %w (known AWS managed policies: %s)", clip(arn), ErrNotFound, strings.Join(awsManagedARNs, ", "))
+		}
+		if hasKey(out, arn) {
+			continue
+		}
+		out = insertKey(out, arn)
+	}
+	return out, nil
+}
+
+func inlineSize(m map[string]*inlinePolicy, replacing string) int {
+	n := 0
+	for name, p := range m {
+		if name != replacing {
+			n += policySize(p.doc)
+		}
+	}
+	return n
+}
+
+// ensureBotRoleLocked creates the bot role in a when missing.
+func (o *Org) ensureBotRoleLocked(a *account, name string) {
+	if a.roles[strings.ToLower(name)] != nil {
+		return
+	}
+	trusted := a.id
+	if o.mgmt != "" {
+		trusted = o.mgmt
+	}
+	_, err := o.addRoleLimited(a, Role{
+		Name:        name,
+		Description: "killswitch responder (simulated)",
+		Trust:       `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + trusted + `:root"},"Action":"sts:AssumeRole"}]}`,
+	}, false)
+	if err != nil {
+		panic(fmt.Sprintf("sim: create bot role %q in %s: %v", name, a.id, err))
+	}
+}
+
+func hashSecret(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// UserARN returns the ARN of a user (with its path).
+func (o *Org) UserARN(acct, name string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	if a == nil {
+		return "", false
+	}
+	u := a.users[strings.ToLower(name)]
+	if u == nil {
+		return "", false
+	}
+	return u.arn(acct), true
+}
+
+// RoleARN returns the ARN of a role (with its path).
+func (o *Org) RoleARN(acct, name string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	if a == nil {
+		return "", false
+	}
+	r := a.roles[strings.ToLower(name)]
+	if r == nil {
+		return "", false
+	}
+	return r.arn(acct), true
+}
+
+// AccessKeyIDs returns the ids of a user's access keys, oldest first.
+func (o *Org) AccessKeyIDs(acct, name string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	if a == nil {
+		return nil
+	}
+	u := a.users[strings.ToLower(name)]
+	if u == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(u.keys))
+	for _, k := range u.keys {
+		ids = append(ids, k.id)
+	}
+	return ids
+}
+
+// VerifyAccessKeySecret reports whether secret is the secret access key
+// CreateAccessKey returned for key id (the simulation keeps only a hash).
+func (o *Org) VerifyAccessKeySecret(acct, id, secret string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	if a == nil {
+		return false
+	}
+	for _, k := range a.userKeys {
+		for _, ak := range a.users[k].keys {
+			if ak.id == id {
+				return ak.secretHash != [32]byte{} && ak.secretHash == hashSecret(secret)
+			}
+		}
+	}
+	return false
+}
