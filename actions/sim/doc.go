@@ -137,6 +137,9 @@
 //	    resources:                # kinds: snapshot ami volume bucket backup db-snapshot table log-group trail
 //	      snapshot: [snap-0a1]
 //	      bucket: [codespaces-backups]
+//	faults:                       # optional: make calls fail or slow (drills, tests)
+//	  - {account: "111122223333", operation: UpdateAccessKey, latency: 500ms}   # times: 0 = every call
+//	  - {account: "111122223333", operation: "*", throttle: true, times: 3}
 //
 // A role with no trust trusts its own account (a service-linked role its
 // service, an Identity Center role its SAML provider). Managed policy ARNs

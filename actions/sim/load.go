@@ -21,6 +21,7 @@ type spec struct {
 	Organization bool          `yaml:"organization"`
 	SCPEnabled   bool          `yaml:"scp_enabled"`
 	Accounts     []specAccount `yaml:"accounts"`
+	Faults       []specFault   `yaml:"faults"`
 }
 
 type specAccount struct {
@@ -112,6 +113,9 @@ func Load(r io.Reader) (*Org, error) {
 	}
 	o, err := build(&s)
 	if err != nil {
+		return nil, fmt.Errorf("sim: organization file: %w", err)
+	}
+	if err := injectFaults(o, s.Faults); err != nil {
 		return nil, fmt.Errorf("sim: organization file: %w", err)
 	}
 	return o, nil
