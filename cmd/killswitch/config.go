@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/killswitch/killswitch/actions"
+)
+
+// Config is the YAML configuration of CONTRACT.md. Unknown keys are an
+// error; secrets come only from the environment.
+type Config struct {
+	Listen     string           `yaml:"listen"`
+	Slack      SlackConfig      `yaml:"slack"`
+	Approval   ApprovalConfig   `yaml:"approval"`
+	BreakGlass BreakGlassConfig `yaml:"break_glass"`
+	AWS        AWSConfig        `yaml:"aws"`
+	Store      StoreConfig      `yaml:"store"`
+}
+
+// SlackConfig is the slack: section.
+type SlackConfig struct {
+	TeamID     string `yaml:"team_id"`
+	Channel    string `yaml:"channel"`
+	APIURL     string `yaml:"api_url"`
+	SocketMode bool   `yaml:"socket_mode"`
+}
+
+// ApprovalConfig is the approval: section.
+type ApprovalConfig struct {
+	Requesters []string      `yaml:"requesters"`
+	Approvers  []string      `yaml:"approvers"`
+	Required   int           `yaml:"required"`
+	Expiry     time.Duration `yaml:"expiry"`
+}
+
+// BreakGlassConfig is the break_glass: section.
+type BreakGlassConfig struct {
+	Principals []string `yaml:"principals"`
+	Tag        string   `yaml:"tag"`
+}
+
+// AWSConfig is the aws: section.
+type AWSConfig struct {
+	Backend           string   `yaml:"backend"`
+	Sim               string   `yaml:"sim"`
+	Region            string   `yaml:"region"`
+	EndpointURL       string   `yaml:"endpoint_url"`
+	RoleName          string   `yaml:"role_name"`
+	ExternalID        string   `yaml:"external_id"`
+	ManagementAccount string   `yaml:"management_account"`
+	Accounts          []string `yaml:"accounts"`
+	Organization      bool     `yaml:"organization"`
+	Concurrency       int      `yaml:"concurrency"`
+}
+
+// StoreConfig is the store: section.
+type StoreConfig struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// maxConfigBytes caps a configuration file: it is hostile input like any other.
+const maxConfigBytes = 1 << 20
+
+// loadConfig reads the file, or the embedded default when path is "".
+func loadConfig(path string) (*Config, error) {
+	data := defaultConfig
+	name := "embedded default configuration"
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		defer f.Close()
+		data, err = io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("configuration %s: %w", path, err)
+		}
+		if len(data) > maxConfigBytes {
+			return nil, fmt.Errorf("configuration %s is larger than %d bytes", path, maxConfigBytes)
+		}
+		name = path
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+func parseConfig(data []byte) (*Config, error) {
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Approval.Required == 0 {
+		c.Approval.Required = 1
+	}
+	if c.Approval.Expiry == 0 {
+		c.Approval.Expiry = 15 * time.Minute
+	}
+	if c.BreakGlass.Tag == "" {
+		c.BreakGlass.Tag = "killswitch:break-glass"
+	}
+	if c.AWS.Backend == "" {
+		c.AWS.Backend = "aws"
+	}
+	if c.AWS.Backend == "sim" && c.AWS.Sim == "" {
+		c.AWS.Sim = "codespaces"
+	}
+	if c.AWS.Region == "" {
+		c.AWS.Region = "us-east-1"
+	}
+	if c.AWS.RoleName == "" {
+		c.AWS.RoleName = actions.DefaultBotRoleName
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Store.DSN == "" && c.Store.Driver == "sqlite" {
+		c.Store.DSN = "killswitch.db"
+	}
+}
+
+var (
+	reTeam    = regexp.MustCompile(`^T[A-Z0-9]{2,31}$`)
+	reChannel = regexp.MustCompile(`^[CGD][A-Z0-9]{2,31}$`)
+	reUser    = regexp.MustCompile(`^[UW][A-Z0-9]{2,31}$`)
+	reRegion  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+)
+
+func (c *Config) validate() error {
+	var probs []string
+	bad := func(format string, a ...any) { probs = append(probs, fmt.Sprintf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: want host:port, e.g. 127.0.0.1:8080", c.Listen)
+	}
+	if c.Slack.TeamID != "" && !reTeam.MatchString(c.Slack.TeamID) {
+		bad("slack.team_id %q: a Slack team id looks like T0123ABCD", c.Slack.TeamID)
+	}
+	if c.Slack.Channel != "" && !reChannel.MatchString(c.Slack.Channel) {
+		bad("slack.channel %q: a Slack channel id looks like C0123ABCD", c.Slack.Channel)
+	}
+	if c.Slack.APIURL != "" && !strings.HasPrefix(c.Slack.APIURL, "http://") && !strings.HasPrefix(c.Slack.APIURL, "https://") {
+		bad("slack.api_url %q: want an http(s) URL", c.Slack.APIURL)
+	}
+	for _, u := range append(append([]string(nil), c.Approval.Requesters...), c.Approval.Approvers...) {
+		if !reUser.MatchString(u) {
+			bad("approval: %q is not a Slack user id (like U0123ABCD)", u)
+		}
+	}
+	if c.Approval.Required < 1 {
+		bad("approval.required must be at least 1 (the two-person rule)")
+	}
+	if c.Approval.Expiry < time.Minute || c.Approval.Expiry > 24*time.Hour {
+		bad("approval.expiry %s: between 1m and 24h", c.Approval.Expiry)
+	}
+	if len(c.Approval.Requesters) > 0 {
+		for _, r := range c.Approval.Requesters {
+			others := 0
+			for _, a := range c.Approval.Approvers {
+				if a != r {
+					others++
+				}
+			}
+			if others < c.Approval.Required {
+				bad("approval: requester %s can never get %d approval(s): list more approvers besides them", r, c.Approval.Required)
+			}
+		}
+	}
+	for _, p := range c.BreakGlass.Principals {
+		if err := actions.ValidatePattern(p); err != nil {
+			bad("break_glass.principals: %v", err)
+		}
+	}
+	switch c.AWS.Backend {
+	case "aws":
+		if !c.AWS.Organization && len(c.AWS.Accounts) == 0 && c.AWS.ManagementAccount == "" {
+			bad("aws: list aws.accounts, or set organization: true with management_account")
+		}
+		if c.AWS.Organization && c.AWS.ManagementAccount == "" {
+			bad("aws.organization: true needs aws.management_account")
+		}
+	case "sim":
+	default:
+		bad("aws.backend %q: aws or sim", c.AWS.Backend)
+	}
+	if !reRegion.MatchString(c.AWS.Region) {
+		bad("aws.region %q: a region looks like us-east-1", c.AWS.Region)
+	}
+	if c.AWS.EndpointURL != "" && !strings.HasPrefix(c.AWS.EndpointURL, "http://") && !strings.HasPrefix(c.AWS.EndpointURL, "https://") {
+		bad("aws.endpoint_url %q: want an http(s) URL", c.AWS.EndpointURL)
+	}
+	if c.AWS.ManagementAccount != "" && !actions.ValidAccountID(c.AWS.ManagementAccount) {
+		bad("aws.management_account %q: an account id is 12 digits", c.AWS.ManagementAccount)
+	}
+	for _, a := range c.AWS.Accounts {
+		if !actions.ValidAccountID(a) {
+			bad("aws.accounts: %q: an account id is 12 digits", a)
+		}
+	}
+	if c.AWS.Concurrency < 0 || c.AWS.Concurrency > 64 {
+		bad("aws.concurrency %d: between 1 and 64", c.AWS.Concurrency)
+	}
+	switch c.Store.Driver {
+	case "sqlite", "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn is empty")
+		}
+	default:
+		bad("store.driver %q: sqlite or postgres", c.Store.Driver)
+	}
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/killswitch/killswitch/actions"
+	"github.com/killswitch/killswitch/policies"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdActions(_ context.Context, args []string, out io.Writer) error {
+	fs := flags("actions", out)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("actions takes no arguments (got %q); try: killswitch actions --json", pos[0])
+	}
+	if *asJSON {
+		return writeJSON(out, actions.Catalog())
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tUNDO\tSUMMARY")
+	for _, a := range actions.Catalog() {
+		kind := "read-only"
+		if a.Mutating {
+			kind = "mutating"
+		}
+		undo := "no"
+		if a.Reversible {
+			undo = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, kind, undo, a.Summary)
+	}
+	return tw.Flush()
+}
+
+// configFlag loads the configuration named by --config (or the default).
+func configFlag(path string) (*Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, &configError{err}
+	}
+	return cfg, nil
+}
+
+func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
+	fs := flags("plan", out)
+	accounts := fs.String("accounts", "", "comma-separated account ids (default: all configured accounts)")
+	all := fs.Bool("all", false, "every configured account")
+	simOrg := fs.String("sim", "", "plan on a simulated organization: a built-in name or a YAML file")
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	since := fs.String("since", "", "find-backdoors: report what changed since this RFC 3339 time or this long ago (e.g. 24h)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("plan needs one action, e.g.: killswitch plan lockdown --all (actions: %s)", strings.Join(actions.Names(), ", "))
+	}
+	if _, err := actions.Lookup(pos[0]); err != nil {
+		return usagef("%v", err)
+	}
+	var opt actions.Options
+	if *since != "" {
+		if opt.Since, err = parseSince(*since, time.Now()); err != nil {
+			return err
+		}
+	}
+	cfg, err := configFlag(*cfgPath)
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(ctx, cfg, *simOrg, nil)
+	if err != nil {
+		return err
+	}
+	scope, err := e.scope(*accounts, *all)
+	if err != nil {
+		return err
+	}
+	plan, err := e.engine.Plan(ctx, pos[0], scope, opt)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(out, plan)
+	}
+	printPlan(out, plan)
+	return nil
+}
+
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--since %q: give a duration like 24h or a time like 2026-11-30T09:00:00Z", s)
+}
+
+func printPlan(out io.Writer, p *actions.Plan) {
+	t, c, x := p.Counts()
+	fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
+	for _, a := range p.Accounts {
+		fmt.Fprintf(out, "\naccount %s", a.Account)
+		if a.Kind != "" {
+			fmt.Fprintf(out, " (%s)", a.Kind)
+		}
+		fmt.Fprintln(out)
+		if a.Error != "" {
+			fmt.Fprintf(out, "  ERROR: %s\n", a.Error)
+		}
+		for _, tg := range a.Targets {
+			fmt.Fprintf(out, "  %s\n", tg.Principal)
+			for _, ch := range tg.Changes {
+				fmt.Fprintf(out, "    - %s\n", ch)
+			}
+		}
+		if len(a.Exempt) > 0 {
+			fmt.Fprintln(out, "  exempt:")
+			for _, ex := range a.Exempt {
+				fmt.Fprintf(out, "    %s: %s\n", ex.Principal, ex.Reason)
+			}
+		}
+		for _, w := range a.Warnings {
+			fmt.Fprintf(out, "  warning: %s\n", w)
+		}
+	}
+}
+
+func printResult(out io.Writer, r *actions.Result) {
+	verb := "apply"
+	if r.Undo {
+		verb = "undo"
+	}
+	fmt.Fprintf(out, "%s %s: %s, %d change(s)\n", verb, r.Action, r.Status, r.Changed())
+	for _, a := range r.Accounts {
+		fmt.Fprintf(out, "\naccount %s: %s\n", a.Account, a.Status)
+		if a.Error != "" {
+			fmt.Fprintf(out, "  ERROR: %s\n", a.Error)
+		}
+		for _, s := range a.Steps {
+			line := fmt.Sprintf("  [%s] %s: %s", s.Status, s.Principal, s.Change)
+			if s.Error != "" {
+				line += " (" + s.Error + ")"
+			}
+			fmt.Fprintln(out, line)
+		}
+		for _, f := range a.Findings {
+			fmt.Fprintf(out, "  finding %s: %s\n", f.Principal, strings.Join(f.Changes, "; "))
+		}
+		for _, w := range a.Warnings {
+			fmt.Fprintf(out, "  warning: %s\n", w)
+		}
+	}
+}
+
+func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
+	fs := flags("policy", out)
+	cfgPath := fs.String("config", "", "render with this configuration's exemptions (default: the built-in example exemptions)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	params := policies.DefaultParams()
+	if *cfgPath != "" {
+		cfg, err := configFlag(*cfgPath)
+		if err != nil {
+			return err
+		}
+		params.ExemptPatterns = append(append([]string(nil), cfg.BreakGlass.Principals...), "arn:aws:iam::*:role/"+cfg.AWS.RoleName)
+		params.ExemptTag = cfg.BreakGlass.Tag
+		params.RoleName = cfg.AWS.RoleName
+	}
+	sub := ""
+	if len(pos) > 0 {
+		sub = pos[0]
+	}
+	switch {
+	case sub == "list" && len(pos) == 1:
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, d := range policies.List() {
+			kinds := make([]string, len(d.Kinds))
+			for i, k := range d.Kinds {
+				kinds[i] = string(k)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, strings.Join(kinds, ","), d.Summary)
+		}
+		return tw.Flush()
+	case sub == "show" && len(pos) == 2:
+		if _, ok := policies.Lookup(pos[1]); !ok {
+			return usagef("no policy document %q; see: killswitch policy list", pos[1])
+		}
+		doc, err := policies.Render(pos[1], params)
+		if err != nil {
+			return err
+		}
+		var pretty any
+		if err := json.Unmarshal([]byte(doc), &pretty); err != nil {
+			return err
+		}
+		return writeJSON(out, pretty)
+	case sub == "validate" && len(pos) == 1:
+		errs := policies.ValidateAll(params)
+		for _, d := range policies.List() {
+			status := "ok"
+			for _, e := range errs {
+				if strings.Contains(e.Error(), d.Name) {
+					status = "INVALID"
+				}
+			}
+			fmt.Fprintf(out, "%s: %s\n", d.Name, status)
+		}
+		if len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintf(out, "  %v\n", e)
+			}
+			return fmt.Errorf("%d document(s) failed validation", len(errs))
+		}
+		return nil
+	case sub == "validate" && len(pos) == 3:
+		// validate NAME FILE: check a document file as if it were NAME
+		d, ok := policies.Lookup(pos[1])
+		if !ok {
+			return usagef("no policy document %q; see: killswitch policy list", pos[1])
+		}
+		data, err := os.ReadFile(pos[2])
+		if err != nil {
+			return err
+		}
+		if err := policies.Validate(d, string(data)); err != nil {
+			fmt.Fprintf(out, "%s (%s): INVALID\n  %v\n", pos[2], d.Name, err)
+			return fmt.Errorf("%s failed validation", pos[2])
+		}
+		fmt.Fprintf(out, "%s (%s): ok\n", pos[2], d.Name)
+		return nil
+	}
+	return usagef("policy needs: list | show NAME | validate [NAME FILE]")
+}
