@@ -245,14 +245,23 @@ func (a *acct) buildDenyDelete(ctx context.Context, org *orgWork) (*work, error)
 		}
 		token = out.NextToken
 	}
+	ours := false
 	for _, p := range attached {
-		if aws.ToString(p.Name) == DenyDeletePolicyName {
-			return w, nil // already attached
-		}
+		ours = ours || aws.ToString(p.Name) == DenyDeletePolicyName
 	}
-	if len(attached) >= maxSCPsPerTarget {
+	if !ours && len(attached) >= maxSCPsPerTarget {
 		w.warnings = append(w.warnings, fmt.Sprintf("account %s already has %d SCPs (AWS's limit is %d per target): using the IAM managed-policy fallback instead", a.id, len(attached), maxSCPsPerTarget))
 		return w, a.buildDenyDeleteIAM(ctx, w)
+	}
+	// The SCP's conditions exempt break-glass and the bot: show who they are.
+	inv, err := a.inventory(ctx, true, true, false)
+	if err != nil {
+		return nil, err
+	}
+	a.sortOut(inv.users, w)
+	a.sortOut(inv.roles, w)
+	if ours {
+		return w, nil // already attached
 	}
 	s := Step{Action: DenyDelete, Account: a.id, Op: opAttachSCP, Principal: "account " + a.id, Resource: DenyDeletePolicyName, Reversible: true,
 		Change: "attach SCP " + DenyDeletePolicyName}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,12 +116,8 @@ func TestDenyDeleteStopsTheIntruderButNotBreakGlass(t *testing.T) {
 
 func containsAny(s string, subs ...string) bool {
 	for _, x := range subs {
-		if len(x) > 0 && len(s) >= len(x) {
-			for i := 0; i+len(x) <= len(s); i++ {
-				if s[i:i+len(x)] == x {
-					return true
-				}
-			}
+		if strings.Contains(s, x) {
+			return true
 		}
 	}
 	return false
@@ -198,4 +198,47 @@ func TestDisableUsersStopsKeysAndConsole(t *testing.T) {
 	if err := org.Authorize(console, "iam:CreateUser", "*"); !denied(err) {
 		t.Fatalf("a deleted console password came back: %v", err)
 	}
+}
+
+func TestDenyDeleteFallsBackToIAMAtTheSCPLimit(t *testing.T) {
+	org := builtin(t, "org")
+	ctx := context.Background()
+	mgmt, err := org.Provider(actions.DefaultBotRoleName).Clients(ctx, org.ManagementAccount())
+	must(t, err)
+	full := orgSCPCount(t, org, "333333333333")
+	for i := full; i < 5; i++ {
+		out, err := mgmt.Organizations.CreatePolicy(ctx, &organizations.CreatePolicyInput{
+			Name: aws.String(fmt.Sprintf("Other%d", i)), Type: orgtypes.PolicyTypeServiceControlPolicy, Description: aws.String("x"),
+			Content: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+		must(t, err)
+		_, err = mgmt.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: out.Policy.PolicySummary.Id, TargetId: aws.String("333333333333")})
+		must(t, err)
+	}
+	e := engine(t, org)
+	intruder := userKey(t, org, "333333333333", "admin-staging")
+	res, _ := apply(t, e, actions.DenyDelete, []string{"333333333333"}, actions.Options{RequestID: "ks-limit"})
+	if f := failedSteps(res); len(f) > 0 {
+		t.Fatal(f)
+	}
+	warned := false
+	for _, a := range res.Accounts {
+		for _, w := range a.Warnings {
+			warned = warned || strings.Contains(w, "IAM managed-policy fallback")
+		}
+	}
+	if !warned {
+		t.Error("no warning about the SCP limit")
+	}
+	if err := org.Destroy(intruder, "snapshot", snapshotID(t, org, "333333333333", 0)); !denied(err) {
+		t.Fatalf("the IAM fallback did not protect the member at the SCP limit: %v", err)
+	}
+}
+
+func orgSCPCount(t *testing.T, org *sim.Org, account string) int {
+	t.Helper()
+	mgmt, err := org.Provider(actions.DefaultBotRoleName).Clients(context.Background(), org.ManagementAccount())
+	must(t, err)
+	out, err := mgmt.Organizations.ListPoliciesForTarget(context.Background(), &organizations.ListPoliciesForTargetInput{TargetId: aws.String(account), Filter: orgtypes.PolicyTypeServiceControlPolicy})
+	must(t, err)
+	return len(out.Policies)
 }
