@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"plan":    cmdPlan,
 		"policy":  cmdPolicy,
 		"drill":   cmdDrill,
+		"serve":   cmdServe,
+		"audit":   cmdAudit,
 	}
 	verb := args[0]
 	if verb == "help" || verb == "-h" || verb == "--help" {
