@@ -43,13 +43,27 @@ func builtin(t testing.TB, name string) *sim.Org {
 
 // recorder collects recorded steps, like the store does.
 type recorder struct {
-	mu    sync.Mutex
-	steps []actions.Step
+	mu      sync.Mutex
+	steps   []actions.Step // the latest record of each key
+	records int
 }
 
 func (r *recorder) Record(_ context.Context, s actions.Step) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.records++
+	for i := range r.steps {
+		if r.steps[i].Key == s.Key {
+			if r.steps[i].Status != actions.StepStarted {
+				return fmt.Errorf("step %s recorded again after its outcome %s", s.Key, r.steps[i].Status)
+			}
+			r.steps[i] = s
+			return nil
+		}
+	}
+	if s.Status != actions.StepStarted {
+		return fmt.Errorf("step %s recorded as %s before it started", s.Key, s.Status)
+	}
 	r.steps = append(r.steps, s)
 	return nil
 }
@@ -61,8 +75,17 @@ func apply(t *testing.T, e *actions.Engine, action string, accounts []string, op
 	if err != nil {
 		t.Fatalf("apply %s: %v", action, err)
 	}
-	if len(rec.steps) != len(res.Steps()) {
-		t.Fatalf("apply %s: recorded %d steps, result has %d", action, len(rec.steps), len(res.Steps()))
+	if len(rec.steps) != len(res.Steps()) || rec.records != 2*len(rec.steps) {
+		t.Fatalf("apply %s: recorded %d steps in %d records, result has %d", action, len(rec.steps), rec.records, len(res.Steps()))
+	}
+	recorded := map[string]string{}
+	for _, s := range rec.steps {
+		recorded[s.Key] = s.Status
+	}
+	for _, s := range res.Steps() {
+		if recorded[s.Key] != s.Status || s.Request != opt.RequestID {
+			t.Fatalf("recorded %q for %s, result has %+v", recorded[s.Key], s.Key, s)
+		}
 	}
 	return res, rec
 }
@@ -553,4 +576,68 @@ func withoutReplacements(before, after sim.AccountState) (sim.AccountState, sim.
 	}
 	before.Secrets, after.Secrets = nil, nil
 	return before, after
+}
+
+// crashRecorder loses the outcome of the first key deactivation, as if the
+// process died right after the AWS call.
+type crashRecorder struct {
+	recorder
+	crashed bool
+}
+
+func (c *crashRecorder) Record(ctx context.Context, s actions.Step) error {
+	if s.Op == "deactivate-access-key" && s.Status == actions.StepDone && !c.crashed {
+		c.crashed = true
+		return fmt.Errorf("the process died")
+	}
+	return c.recorder.Record(ctx, s)
+}
+
+func TestUndoReversesAChangeWhoseOutcomeWasNeverRecorded(t *testing.T) {
+	org := builtin(t, "codespaces")
+	e := engine(t, org)
+	acct := org.Accounts()[0]
+	before := org.Snapshot(acct)
+	rec := &crashRecorder{}
+	res, err := e.Apply(context.Background(), actions.DisableUsers, []string{acct}, actions.Options{RequestID: "ks-crash"}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accounts[0].Error == "" {
+		t.Fatal("a failing recorder must stop the run in that account")
+	}
+	var started *actions.Step
+	for i, s := range rec.steps {
+		if s.Status == actions.StepStarted {
+			started = &rec.steps[i]
+		}
+	}
+	if started == nil || started.Op != "deactivate-access-key" {
+		t.Fatalf("the interrupted change should be recorded as started: %+v", rec.steps)
+	}
+	if activeKeys(org, acct) == countActive(before) {
+		t.Fatal("the crashed step did not change AWS")
+	}
+	undo, err := e.Undo(context.Background(), actions.DisableUsers, rec.steps, actions.Options{RequestID: "ks-crash-undo"}, nil)
+	if err != nil || len(failedSteps(undo)) > 0 {
+		t.Fatalf("undo: %v %v", err, failedSteps(undo))
+	}
+	if got := activeKeys(org, acct); got != countActive(before) {
+		t.Fatalf("undo left %d active keys, want %d: the change recorded only as started was not reversed", got, countActive(before))
+	}
+}
+
+func countActive(st sim.AccountState) int {
+	n := 0
+	for _, u := range st.Users {
+		if exemptPrincipal(u.Arn) || u.Tags[bgTag] != "" {
+			continue
+		}
+		for _, k := range u.AccessKeys {
+			if k.Active {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -192,7 +192,7 @@ func (w *orgWork) add(s Step, run func(ctx context.Context, s *Step) error) {
 // management account.
 func (e *Engine) runOrg(ctx context.Context, w *orgWork, rec Recorder, res *Result, accts []*acct) error {
 	ar := &AccountResult{}
-	err := e.runOps(ctx, w.ops, rec, ar)
+	err := e.runOps(ctx, w.mgmt.reqID, w.ops, rec, ar)
 	idx := -1
 	for i, a := range accts {
 		if a != nil && a.id == w.mgmt.id {
@@ -208,7 +208,7 @@ func (e *Engine) runOrg(ctx context.Context, w *orgWork, rec Recorder, res *Resu
 		return err
 	}
 	for _, s := range ar.Steps {
-		if s.Status == StepFailed {
+		if s.Status != StepDone {
 			return fmt.Errorf("%s: %s", s.Change, s.Error)
 		}
 	}

@@ -464,7 +464,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			}
 			ar.Warnings = append(ar.Warnings, w.warnings...)
 			ar.Findings = append(ar.Findings, w.findings...)
-			if err := e.runOps(ctx, w.ops, rec, ar); err != nil {
+			if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 			}
 		})
@@ -485,22 +485,32 @@ func joinErr(a, b string) string {
 
 // runOps runs the ops in order, recording each step. It stops only when the
 // context ends or a step cannot be recorded.
-func (e *Engine) runOps(ctx context.Context, ops []op, rec Recorder, ar *AccountResult) error {
+func (e *Engine) runOps(ctx context.Context, reqID string, ops []op, rec Recorder, ar *AccountResult) error {
 	for _, o := range ops {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		s := o.step
+		s.Request = reqID
+		if rec != nil {
+			s.Status, s.At = StepStarted, e.now()
+			if rerr := rec.Record(ctx, s); rerr != nil {
+				return fmt.Errorf("record step %s: %w", s.Key, rerr)
+			}
+		}
 		err := o.run(ctx, &s)
 		s.At = e.now()
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			s.Status, s.Error = StepInterrupted, errorText(err)
+		case err != nil:
 			s.Status, s.Error = StepFailed, errorText(err)
-		} else {
+		default:
 			s.Status = StepDone
 		}
 		ar.Steps = append(ar.Steps, s)
 		if rec != nil {
-			if rerr := rec.Record(ctx, s); rerr != nil {
+			if rerr := rec.Record(context.WithoutCancel(ctx), s); rerr != nil {
 				return fmt.Errorf("record step %s: %w", s.Key, rerr)
 			}
 		}
@@ -516,7 +526,7 @@ func finish(res *Result) {
 		failed, done := 0, 0
 		for _, s := range ar.Steps {
 			switch s.Status {
-			case StepFailed, StepUndoFailed:
+			case StepFailed, StepUndoFailed, StepInterrupted, StepStarted:
 				failed++
 			default:
 				done++

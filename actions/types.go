@@ -49,17 +49,30 @@ func (p *Plan) Counts() (targets, changes, exempt int) {
 
 // Step statuses.
 const (
-	StepDone       = "done"
-	StepFailed     = "failed"
-	StepUndone     = "undone"
-	StepUndoFailed = "undo-failed"
+	// StepStarted is recorded before the AWS call: if the process dies
+	// before the outcome is recorded, the change may or may not have been
+	// made, and Undo reverses it to be safe (every undo is idempotent).
+	StepStarted = "started"
+	StepDone    = "done"
+	StepFailed  = "failed"
+	// StepInterrupted: the call was cancelled (shutdown) and may or may not
+	// have reached AWS; Undo treats it like StepStarted.
+	StepInterrupted = "interrupted"
+	StepUndone      = "undone"
+	StepUndoFailed  = "undo-failed"
 )
+
+// mayHaveChanged reports whether a step's change may be in effect.
+func mayHaveChanged(status string) bool {
+	return status == StepDone || status == StepStarted || status == StepInterrupted
+}
 
 // Step is one change Apply made (or tried to make), with the prior state
 // needed to undo it. Steps are self-contained so that a crashed run can be
 // undone or resumed from the recorded steps alone.
 type Step struct {
 	Key        string    `json:"key"`                 // unique within a request
+	Request    string    `json:"request,omitempty"`   // the request that made it
 	Action     string    `json:"action"`              // the vetted action that made it (lockdown records its parts)
 	Account    string    `json:"account"`             // the account whose state changed
 	Op         string    `json:"op"`                  // see the op* constants
@@ -134,8 +147,10 @@ type Options struct {
 	Since time.Time
 }
 
-// Recorder persists each step as soon as it is made, before the next AWS call,
-// so a crash loses nothing. A Recorder error stops the run in that account.
+// Recorder persists each step twice: with status "started" before its AWS
+// call and with its outcome after it, before the next call, so a crash loses
+// nothing. Records of one key replace each other. A Recorder error stops the
+// run in that account.
 type Recorder interface {
 	Record(ctx context.Context, s Step) error
 }

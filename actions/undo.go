@@ -14,9 +14,10 @@ import (
 )
 
 // Undo reverses what an Apply of action did, from its recorded steps alone:
-// only steps that are done and reversible, newest first, a playbook's phases
-// in reverse order. What cannot come back (console passwords) is reported.
-// Undo is idempotent: undoing something already undone succeeds.
+// only steps that are done (or may be: started or interrupted when the run
+// died) and reversible, newest first, a playbook's phases in reverse order.
+// What cannot come back (console passwords) is reported. Undo is idempotent:
+// undoing something already undone, or never done, succeeds.
 func (e *Engine) Undo(ctx context.Context, action string, steps []Step, opt Options, rec Recorder) (*Result, error) {
 	info, err := Lookup(action)
 	if err != nil {
@@ -54,7 +55,7 @@ func (e *Engine) Undo(ctx context.Context, action string, steps []Step, opt Opti
 		per := make([][]Step, len(accounts))
 		var orgSteps []Step
 		for _, s := range steps {
-			if s.Action != phase || s.Status != StepDone {
+			if s.Action != phase || !mayHaveChanged(s.Status) {
 				continue
 			}
 			if strings.Contains(s.Key, "/org/") {
@@ -146,10 +147,17 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 		if s.Op == opCreateReplacementAK {
 			st = iamtypes.StatusTypeInactive // the replacement goes, the old key comes back
 		}
-		if !strings.HasPrefix(s.Resource, "AKIA") && !strings.HasPrefix(s.Resource, "ASIA") && s.Op == opCreateReplacementAK {
-			return nil // the replacement was never created
+		key := s.Resource
+		if s.Op == opCreateReplacementAK && !strings.HasPrefix(key, "AKIA") {
+			// the run died between creating the key and recording it: the
+			// secret's tags name the key this request made, if any
+			found, err := a.rotatedIn(ctx, nameFromARN(s.Principal), s.Request)
+			if err != nil || found == "" {
+				return err
+			}
+			key = found
 		}
-		return a.setKeyStatus(ctx, nameFromARN(s.Principal), s.Principal, s.Resource, st)
+		return a.setKeyStatus(ctx, nameFromARN(s.Principal), s.Principal, key, st)
 	case opDeactivateSSH:
 		return a.setSSHStatus(ctx, nameFromARN(s.Principal), s.Principal, s.Resource, iamtypes.StatusTypeActive)
 	case opDeactivateSvcCred:
@@ -199,6 +207,14 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 			return err
 		}
 		org := mg.c.Organizations
+		if !strings.HasPrefix(s.Resource, "p-") {
+			// recorded as started before the id was known
+			id, err := e.scpID(ctx, mg, s.Resource)
+			if err != nil || id == "" {
+				return err
+			}
+			s.Resource = id
+		}
 		switch s.Op {
 		case opAttachSCP:
 			err = mg.call("Organizations", "DetachPolicy", s.Account, func() error {
@@ -248,4 +264,27 @@ func (e *Engine) management(ctx context.Context, accts []*acct, a *acct) (*acct,
 		return nil, fmt.Errorf("account %s is not in an organization", a.id)
 	}
 	return e.open(ctx, a.mgmtID, a.reqID)
+}
+
+// scpID finds an SCP's id by name ("" when there is none).
+func (e *Engine) scpID(ctx context.Context, mg *acct, name string) (string, error) {
+	var token *string
+	for {
+		var out *organizations.ListPoliciesOutput
+		if err := mg.call("Organizations", "ListPolicies", "", func() (err error) {
+			out, err = mg.c.Organizations.ListPolicies(ctx, &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy, NextToken: token})
+			return err
+		}); err != nil {
+			return "", fmt.Errorf("list SCPs: %w", err)
+		}
+		for _, p := range out.Policies {
+			if aws.ToString(p.Name) == name {
+				return aws.ToString(p.Id), nil
+			}
+		}
+		if out.NextToken == nil {
+			return "", nil
+		}
+		token = out.NextToken
+	}
 }
