@@ -262,16 +262,36 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.SocketMode {
 		s.loop(s.runSocketMode)
 	}
-	reqs, err := s.d.Approval.Resumable(ctx)
-	if err != nil {
+	if err := s.resume(ctx); err != nil {
 		return fmt.Errorf("bot: resume: %w", err)
 	}
+	return nil
+}
+
+// resume runs every request left running or approved by a process that
+// died. The store's run lock lets only one replica run each; the sweeper
+// calls this again, so a replica takes over when another one dies.
+func (s *Service) resume(ctx context.Context) error {
+	reqs, err := s.d.Approval.Resumable(ctx)
+	if err != nil {
+		return err
+	}
 	for _, r := range reqs {
+		if s.isActive(r.ID) {
+			continue
+		}
 		id := r.ID
 		s.log.WithFields(logrus.Fields{"request_id": id, "action": r.Action}).Infof("resuming %s request", r.State)
 		s.spawn(func(ctx context.Context) { s.execute(ctx, id, true) })
 	}
 	return nil
+}
+
+func (s *Service) isActive(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.active[id]
+	return ok
 }
 
 // Shutdown stops the loops and waits for the background work. When ctx
@@ -353,6 +373,9 @@ func (s *Service) sweep(ctx context.Context) {
 			s.metrics.decisions.WithLabelValues("expired").Inc()
 			id := r.ID
 			s.spawn(func(ctx context.Context) { s.refreshCard(ctx, id) })
+		}
+		if err := s.resume(ctx); err != nil && ctx.Err() == nil {
+			s.log.WithError(err).Error("resume requests left running")
 		}
 	}
 }

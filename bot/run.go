@@ -61,6 +61,18 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 	}
 	defer s.release(id)
 	log := s.log.WithField("request_id", id)
+	// Another replica may be running (or resuming) it: the store's run lock
+	// is held for the whole run and dies with its holder.
+	unlock, ok, err := s.d.Store.TryRunLock(ctx, id)
+	if err != nil {
+		log.WithError(err).Error("take the run lock")
+		return
+	}
+	if !ok {
+		log.Debug("another replica is running this request")
+		return
+	}
+	defer unlock()
 	r, err := s.d.Store.GetRequest(ctx, id)
 	if err != nil {
 		log.WithError(err).Error("read the request to run")

@@ -16,8 +16,9 @@ import (
 
 // SQLStore is the Store over database/sql, for SQLite and PostgreSQL.
 type SQLStore struct {
-	db *sql.DB
-	d  dialect
+	db   *sql.DB
+	d    dialect
+	path string // SQLite: the database file
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -64,6 +65,9 @@ func OpenSQL(ctx context.Context, driver, dsn string) (*SQLStore, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &SQLStore{db: db, d: d}
+	if d.name == DriverSQLite {
+		s.path = sqlitePath(dsn)
+	}
 	if err := s.pingOpen(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s store: %w", driver, err)

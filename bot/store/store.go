@@ -193,6 +193,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, build func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error)
 	// Audit returns matching audit records, oldest first.
 	Audit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+	// TryRunLock: see SQLStore.TryRunLock.
+	TryRunLock(ctx context.Context, id string) (release func(), ok bool, err error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -219,6 +221,20 @@ func NewID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥1.24)
 	return "ks-" + hex.EncodeToString(b[:])
+}
+
+// ValidID reports whether id is safe as a request id in file names, SQL and
+// Slack: 1-64 characters of [A-Za-z0-9_-].
+func ValidID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // immutableChange names the first pinned field that differs between the

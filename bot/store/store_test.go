@@ -616,3 +616,77 @@ func TestOpenSQLiteDSNs(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLock: two replicas that both try to run one request never hold the
+// right at once; releasing (or the holder's death) frees it.
+func TestRunLock(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, driver string) {
+		dsn := storetest.NewDSN(t, driver)
+		a := storetest.OpenDSN(t, driver, dsn)
+		b := storetest.OpenDSN(t, driver, dsn)
+		ctx := context.Background()
+		relA, ok, err := a.TryRunLock(ctx, "ks-00000001")
+		if err != nil || !ok {
+			t.Fatalf("first lock: %v %v", ok, err)
+		}
+		if _, ok, err := b.TryRunLock(ctx, "ks-00000001"); err != nil || ok {
+			t.Fatalf("a second replica got the lock: %v %v", ok, err)
+		}
+		if _, ok, err := a.TryRunLock(ctx, "ks-00000001"); err != nil || ok {
+			t.Fatalf("the same store got the lock twice: %v %v", ok, err)
+		}
+		relOther, ok, err := b.TryRunLock(ctx, "ks-00000002")
+		if err != nil || !ok {
+			t.Fatalf("another request's lock: %v %v", ok, err)
+		}
+		relOther()
+		relA()
+		relB, ok, err := b.TryRunLock(ctx, "ks-00000001")
+		if err != nil || !ok {
+			t.Fatalf("after release: %v %v", ok, err)
+		}
+		relB()
+		if _, _, err := a.TryRunLock(ctx, "../etc/passwd"); driver == store.DriverSQLite && err == nil {
+			t.Fatal("a hostile id was accepted as a lock file name")
+		}
+	})
+}
+
+// TestRunLockReleasedWhenTheHolderDies: PostgreSQL drops the lock with the
+// holder's connection (a crashed replica must not block the survivor).
+func TestRunLockReleasedWhenTheHolderDies(t *testing.T) {
+	dsn := storetest.NewDSN(t, store.DriverPostgres)
+	a, err := store.Open(context.Background(), store.DriverPostgres, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := storetest.OpenDSN(t, store.DriverPostgres, dsn)
+	if _, ok, err := a.TryRunLock(context.Background(), "ks-0000dead"); err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	// the holder dies without releasing: its server connection ends
+	key := "ks-0000dead"
+	var pid int
+	row := b.(*store.SQLStore).DB().QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+		AND ((classid::bigint << 32) | objid::bigint) = ($1::bigint & x'ffffffffffffffff'::bigint)`, store.RunLockKey(key))
+	if err := row.Scan(&pid); err != nil {
+		t.Fatalf("find the lock holder: %v", err)
+	}
+	storetest.Exec(t, b, `SELECT pg_terminate_backend(?)`, pid)
+	defer a.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rel, ok, err := b.TryRunLock(context.Background(), "ks-0000dead")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			rel()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead holder's lock was never released")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
