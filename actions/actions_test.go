@@ -224,6 +224,14 @@ func TestUndoRestoresPriorState(t *testing.T) {
 				t.Fatalf("undo failed: %v", f)
 			}
 			after := snapshots(org)
+			// an undo retried (after a crash or a timeout) changes nothing and fails nothing
+			again, err := e.Undo(context.Background(), action, rec.steps, actions.Options{RequestID: "ks-undo-3"}, nil)
+			if err != nil || len(failedSteps(again)) > 0 {
+				t.Fatalf("second undo: %v %v", err, failedSteps(again))
+			}
+			if !reflect.DeepEqual(after, snapshots(org)) {
+				t.Fatal("a second undo changed the state")
+			}
 			lostPasswords := 0
 			for _, s := range rec.steps {
 				if s.Op == "delete-login-profile" {

@@ -139,6 +139,12 @@ type acct struct {
 	caller  string // the bot's principal ARN in this account
 	started time.Time
 	known   map[string]bool // accounts in scope and the management account
+
+	// tags caches principals' tags for the whole run: a later phase reads
+	// only new principals' tags (and an intruder who tags a backdoor as
+	// break-glass mid-run gains nothing).
+	tagMu sync.Mutex
+	tags  map[string]map[string]string
 }
 
 // call runs one AWS call and reports it.

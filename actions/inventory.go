@@ -120,7 +120,28 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 	return inv, nil
 }
 
+// cachedTags returns the tags read earlier in this run.
+func (a *acct) cachedTags(arn string) (map[string]string, bool) {
+	a.tagMu.Lock()
+	defer a.tagMu.Unlock()
+	t, ok := a.tags[arn]
+	return t, ok
+}
+
+func (a *acct) cacheTags(arn string, t map[string]string) {
+	a.tagMu.Lock()
+	defer a.tagMu.Unlock()
+	if a.tags == nil {
+		a.tags = map[string]map[string]string{}
+	}
+	a.tags[arn] = t
+}
+
 func (a *acct) userTags(ctx context.Context, u *principal) error {
+	if t, ok := a.cachedTags(u.arn); ok {
+		u.tags = t
+		return nil
+	}
 	u.tags = map[string]string{}
 	var marker *string
 	for {
@@ -136,6 +157,7 @@ func (a *acct) userTags(ctx context.Context, u *principal) error {
 			u.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 		if !out.IsTruncated || out.Marker == nil {
+			a.cacheTags(u.arn, u.tags) // only complete tag sets: a missed break-glass tag would touch break-glass
 			return nil
 		}
 		marker = out.Marker
@@ -143,6 +165,10 @@ func (a *acct) userTags(ctx context.Context, u *principal) error {
 }
 
 func (a *acct) roleTags(ctx context.Context, r *principal) error {
+	if t, ok := a.cachedTags(r.arn); ok {
+		r.tags = t
+		return nil
+	}
 	r.tags = map[string]string{}
 	var marker *string
 	for {
@@ -158,6 +184,7 @@ func (a *acct) roleTags(ctx context.Context, r *principal) error {
 			r.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 		if !out.IsTruncated || out.Marker == nil {
+			a.cacheTags(r.arn, r.tags)
 			return nil
 		}
 		marker = out.Marker

@@ -222,15 +222,21 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 				return err
 			})
 			var na *orgtypes.PolicyNotAttachedException
-			if errors.As(err, &na) {
-				return nil
+			var gone *orgtypes.PolicyNotFoundException
+			if errors.As(err, &na) || errors.As(err, &gone) {
+				return nil // not attached, or the SCP itself is gone (an earlier undo deleted it)
 			}
 			return wrapEntity(err, "detach SCP %s from account %s", s.Resource, s.Account)
 		case opUpdateSCP:
-			return mg.call("Organizations", "UpdatePolicy", s.Resource, func() error {
+			err = mg.call("Organizations", "UpdatePolicy", s.Resource, func() error {
 				_, err := org.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(s.Resource), Content: aws.String(s.Prior)})
-				return wrapEntity(err, "restore SCP %s", s.Resource)
+				return err
 			})
+			var gone *orgtypes.PolicyNotFoundException
+			if errors.As(err, &gone) {
+				return &keptError{"SCP " + s.Resource + " no longer exists, so its earlier document was not restored"}
+			}
+			return wrapEntity(err, "restore SCP %s", s.Resource)
 		default:
 			err = mg.call("Organizations", "DeletePolicy", s.Resource, func() error {
 				_, err := org.DeletePolicy(ctx, &organizations.DeletePolicyInput{PolicyId: aws.String(s.Resource)})
