@@ -1,0 +1,290 @@
+package awsint
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/killswitch/killswitch/actions"
+)
+
+// planWant is what the plan of one account must say.
+type planWant struct {
+	targets map[string][]string // principal -> changes
+	exempt  map[string]string   // principal -> reason (a prefix for SLR and SSO roles)
+}
+
+func newPlanWant() *planWant {
+	return &planWant{targets: map[string][]string{}, exempt: map[string]string{}}
+}
+
+func (w *planWant) add(principal string, changes ...string) {
+	w.targets[principal] = append(w.targets[principal], changes...)
+}
+
+// reason is the exemption reason killswitch gives each seeded category.
+func reason(category string) string {
+	switch category {
+	case ExemptBot:
+		return "the bot's own role (" + ResponderRole + ")"
+	case ExemptPattern:
+		return "break-glass pattern " + BreakGlassPattern
+	case ExemptTag:
+		return "break-glass tag " + BreakGlassTag
+	case ExemptServiceLinked:
+		return "service-linked role:"
+	case ExemptIdentityCenter:
+		return "IAM Identity Center role:"
+	}
+	return "?"
+}
+
+// mask shows an access key id as plans do: AKIA...1234.
+func mask(id string) string { return id[:4] + "..." + id[len(id)-4:] }
+
+// wantPlan derives the plan of action for one account from what the seed
+// made.
+func wantPlan(org *Org, account, action, rootID string, rb time.Time, ddLen int) *planWant {
+	a := org.Accounts[account]
+	w := newPlanWant()
+	exemptAll := func(ps []Principal) []Principal {
+		var act []Principal
+		for _, p := range ps {
+			if p.Exempt != "" {
+				w.exempt[p.ARN] = reason(p.Exempt)
+			} else {
+				act = append(act, p)
+			}
+		}
+		return act
+	}
+	for _, ph := range Phases(action) {
+		switch ph {
+		case actions.DenyDelete:
+			if account != org.Management {
+				// the SCP's conditions exempt them: the plan shows who
+				exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...))
+				w.add("account "+account, "attach SCP "+actions.DenyDeletePolicyName)
+				continue
+			}
+			w.add("organization root "+rootID, "enable service control policies (AWS attaches FullAWSAccess everywhere, which restricts nothing)")
+			w.add("SCP "+actions.DenyDeletePolicyName, fmt.Sprintf("create SCP %s (%d characters)", actions.DenyDeletePolicyName, ddLen))
+			w.add("policy "+DenyDeletePolicyARN(account), fmt.Sprintf("create IAM managed policy /killswitch/%s (%d characters)", actions.DenyDeletePolicyName, ddLen))
+			for _, p := range append(exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...)), a.Groups...) {
+				w.add(p.ARN, "attach managed policy "+actions.DenyDeletePolicyName)
+			}
+		case actions.RevokeSessions:
+			change := fmt.Sprintf("deny sessions issued before %s (inline policy %s)", rb.UTC().Format(time.RFC3339), actions.RevokePolicyName)
+			for _, p := range exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...)) {
+				w.add(p.ARN, change)
+			}
+		case actions.DisableUsers:
+			for _, u := range exemptAll(a.Users) {
+				if u.LoginProfile {
+					w.add(u.ARN, "delete login profile")
+				}
+				for _, k := range u.AccessKeys {
+					w.add(u.ARN, "deactivate key "+mask(k))
+				}
+				for _, k := range u.SSHKeys {
+					w.add(u.ARN, "deactivate SSH public key "+k)
+				}
+			}
+		case actions.RotateKeys:
+			for _, u := range exemptAll(a.Users) {
+				if len(u.AccessKeys) == 0 {
+					continue
+				}
+				if len(u.AccessKeys) < 2 {
+					w.add(u.ARN, "create a replacement key, stored in Secrets Manager as "+actions.SecretName(u.Name))
+				}
+				for _, k := range u.AccessKeys {
+					w.add(u.ARN, "deactivate old key "+mask(k))
+				}
+			}
+		}
+	}
+	return w
+}
+
+// rootID reads the organization root's id with the test's own client.
+func rootID(t *testing.T) string {
+	t.Helper()
+	roots, err := organizations.NewFromConfig(motoConfig()).ListRoots(context.Background(), &organizations.ListRootsInput{})
+	if err != nil || len(roots.Roots) != 1 {
+		t.Fatalf("list roots: %v %v", roots, err)
+	}
+	return aws.ToString(roots.Roots[0].Id)
+}
+
+// TestPlanEveryAction discovers the accounts and plans every action through
+// the engine and the real factory on the emulated organization, and checks,
+// per account, every
+// target and change, every exemption and its reason (break-glass by tag and
+// by pattern, the bot's role, service-linked and Identity Center roles
+// reported, not failed), the warnings, and that planning changed nothing.
+func TestPlanEveryAction(t *testing.T) {
+	org := reseed(t, defaultSeed)
+	f := newFactory(t)
+	e := newEngine(t, f, nil)
+	ctx := context.Background()
+	rb := time.Now().UTC().Truncate(time.Second)
+	// The factory discovers the organization's accounts (as the CLI's
+	// organization: true does) through the management account's role.
+	ids, err := f.DiscoverAccounts(ctx)
+	if err != nil || !slices.Equal(ids, org.IDs()) {
+		t.Fatalf("DiscoverAccounts: %v %v, want %v", ids, err, org.IDs())
+	}
+	dd, err := e.DenyDeleteDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := rootID(t)
+	before := readState(t, org, nil)
+
+	for _, action := range actions.Names() {
+		t.Run(action, func(t *testing.T) {
+			plan, err := e.Plan(ctx, action, org.IDs(), actions.Options{RequestID: "ks-it-plan", RevokeBefore: rb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Action != action || len(plan.Accounts) != len(org.IDs()) {
+				t.Fatalf("plan of %s for %d accounts:\n%s", plan.Action, len(plan.Accounts), mustJSON(t, plan))
+			}
+			for i, ap := range plan.Accounts {
+				if ap.Account != org.IDs()[i] {
+					t.Errorf("account %d is %s, want %s (the scope's order)", i, ap.Account, org.IDs()[i])
+				}
+				kind := actions.KindMember
+				if ap.Account == org.Management {
+					kind = actions.KindManagement
+				}
+				if ap.Kind != kind || ap.Error != "" {
+					t.Errorf("%s: kind %q error %q, want kind %s and no error", ap.Account, ap.Kind, ap.Error, kind)
+				}
+				for _, w := range ap.Warnings {
+					for _, ph := range Phases(action) {
+						if strings.HasPrefix(w, ph+": ") {
+							t.Errorf("%s: %s could not be planned: %s", ap.Account, ph, w)
+						}
+					}
+				}
+				if action == actions.FindBackdoors {
+					checkBackdoorPlan(t, org, ap)
+					continue
+				}
+				checkPlanAccount(t, ap, wantPlan(org, ap.Account, action, root, rb, len(dd)))
+				checkPlanWarnings(t, org, action, ap)
+			}
+		})
+	}
+	AssertState(t, "after planning every action (plans are read-only)", before, readState(t, org, nil))
+}
+
+func checkPlanAccount(t *testing.T, ap actions.AccountPlan, want *planWant) {
+	t.Helper()
+	got := map[string][]string{}
+	for _, tg := range ap.Targets {
+		got[tg.Principal] = append(got[tg.Principal], tg.Changes...)
+	}
+	for p, changes := range want.targets {
+		g := append([]string(nil), got[p]...)
+		w := append([]string(nil), changes...)
+		sort.Strings(g)
+		sort.Strings(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: %s: changes %q, want %q", ap.Account, p, g, w)
+		}
+	}
+	for p, changes := range got {
+		if _, ok := want.targets[p]; !ok {
+			t.Errorf("%s: unexpected target %s: %q", ap.Account, p, changes)
+		}
+	}
+	gotEx := map[string]string{}
+	for _, x := range ap.Exempt {
+		gotEx[x.Principal] = x.Reason
+	}
+	for p, r := range want.exempt {
+		g, ok := gotEx[p]
+		switch {
+		case !ok:
+			t.Errorf("%s: %s is not reported exempt (want %q)", ap.Account, p, r)
+		case strings.HasSuffix(r, ":") && !strings.HasPrefix(g, r), !strings.HasSuffix(r, ":") && g != r:
+			t.Errorf("%s: %s exempt because %q, want %q", ap.Account, p, g, r)
+		}
+	}
+	for p, r := range gotEx {
+		if _, ok := want.exempt[p]; !ok {
+			t.Errorf("%s: unexpected exemption %s: %q", ap.Account, p, r)
+		}
+	}
+}
+
+func checkPlanWarnings(t *testing.T, org *Org, action string, ap actions.AccountPlan) {
+	t.Helper()
+	all := strings.Join(ap.Warnings, "\n")
+	need := func(sub string) {
+		if !strings.Contains(all, sub) {
+			t.Errorf("%s: %s: no warning containing %q; warnings:\n%s", ap.Account, action, sub, all)
+		}
+	}
+	roles := false
+	for _, ph := range Phases(action) {
+		switch {
+		case ph == actions.RevokeSessions, ph == actions.DenyDelete:
+			roles = true
+		}
+		if ph == actions.DenyDelete && ap.Account == org.Management {
+			need("deny-delete uses the IAM managed policy fallback: SCPs do not restrict the management account")
+		}
+		if ph == actions.RotateKeys {
+			need("user arn:aws:iam::" + ap.Account + ":user/bob already has 2 access keys")
+		}
+	}
+	if roles {
+		need("1 service-linked role(s) cannot carry the change")
+		need("1 IAM Identity Center role(s) cannot carry the change")
+		need("arn:aws:iam::" + ap.Account + ":role/" + BreakGlassRole + " is exempt (break-glass pattern")
+	}
+}
+
+// checkBackdoorPlan: find-backdoors reports the role trusting an outside
+// account and every user (all made within the last 24 hours), flags the
+// break-glass user's exemption for review, and exempts no one.
+func checkBackdoorPlan(t *testing.T, org *Org, ap actions.AccountPlan) {
+	t.Helper()
+	if len(ap.Exempt) != 0 {
+		t.Errorf("%s: find-backdoors exempts %v", ap.Account, ap.Exempt)
+	}
+	found := map[string]string{}
+	for _, tg := range ap.Targets {
+		found[tg.Principal] = strings.Join(tg.Changes, "; ")
+	}
+	a := org.Accounts[ap.Account]
+	for _, r := range a.Roles {
+		trusts := strings.Contains(found[r.ARN], "trusts ")
+		if want := r.Name == "vendor-audit"; trusts != want {
+			t.Errorf("%s: role %s: findings %q, want an outside-trust finding: %v", ap.Account, r.Name, found[r.ARN], want)
+		}
+	}
+	vendor := "arn:aws:iam::" + ap.Account + ":role/vendor-audit"
+	if !strings.Contains(found[vendor], "trusts arn:aws:iam::"+OutsideAccount+":root, outside the accounts in scope") {
+		t.Errorf("%s: vendor-audit findings %q", ap.Account, found[vendor])
+	}
+	for _, u := range a.Users {
+		if !strings.Contains(found[u.ARN], "user created ") {
+			t.Errorf("%s: user %s created just now is not reported: %q", ap.Account, u.Name, found[u.ARN])
+		}
+		if u.Exempt != "" && !strings.Contains(found[u.ARN], "exempt as break-glass tag "+BreakGlassTag+": verify it is genuine") {
+			t.Errorf("%s: the new break-glass user %s is not flagged for review: %q", ap.Account, u.Name, found[u.ARN])
+		}
+	}
+}
