@@ -308,19 +308,7 @@ func TestFaultInOneAccountLeavesOthersContainedAndRerunCompletes(t *testing.T) {
 
 // activeKeys counts active access keys of non-exempt users.
 func activeKeys(org *sim.Org, account string) int {
-	n := 0
-	st := org.Snapshot(account)
-	for _, u := range st.Users {
-		if exemptPrincipal(u.Arn) || u.Tags[bgTag] != "" {
-			continue
-		}
-		for _, k := range u.AccessKeys {
-			if k.Active {
-				n++
-			}
-		}
-	}
-	return n
+	return countActive(org.Snapshot(account))
 }
 
 func TestMoreThanOneHundredUsersCovered(t *testing.T) {

@@ -117,44 +117,61 @@ func (a *acct) buildDisableUsers(ctx context.Context) (*work, error) {
 				})
 			})
 		}
-		for _, k := range cr.keys {
-			if k.Status != iamtypes.StatusTypeActive {
-				continue
-			}
-			id := aws.ToString(k.AccessKeyId)
+		for _, c := range cr.active() {
+			c := c
 			s := base
-			s.Op, s.Resource, s.Prior, s.Reversible = opDeactivateKey, id, string(iamtypes.StatusTypeActive), true
-			s.Change = "deactivate key " + mask(id)
+			s.Op, s.Resource, s.Prior, s.Reversible, s.Change = c.op, c.id, string(iamtypes.StatusTypeActive), true, c.change
 			w.add(s, func(ctx context.Context, s *Step) error {
-				return a.setKeyStatus(ctx, u.name, u.arn, id, iamtypes.StatusTypeInactive)
-			})
-		}
-		for _, k := range cr.ssh {
-			if k.Status != iamtypes.StatusTypeActive {
-				continue
-			}
-			id := aws.ToString(k.SSHPublicKeyId)
-			s := base
-			s.Op, s.Resource, s.Prior, s.Reversible = opDeactivateSSH, id, string(iamtypes.StatusTypeActive), true
-			s.Change = "deactivate SSH public key " + id
-			w.add(s, func(ctx context.Context, s *Step) error {
-				return a.setSSHStatus(ctx, u.name, u.arn, id, iamtypes.StatusTypeInactive)
-			})
-		}
-		for _, k := range cr.svc {
-			if k.Status != iamtypes.StatusTypeActive {
-				continue
-			}
-			id := aws.ToString(k.ServiceSpecificCredentialId)
-			s := base
-			s.Op, s.Resource, s.Prior, s.Reversible = opDeactivateSvcCred, id, string(iamtypes.StatusTypeActive), true
-			s.Change = fmt.Sprintf("deactivate %s credential %s", aws.ToString(k.ServiceName), id)
-			w.add(s, func(ctx context.Context, s *Step) error {
-				return a.setSvcStatus(ctx, u.name, u.arn, id, iamtypes.StatusTypeInactive)
+				return a.setCredStatus(ctx, c.op, u.name, u.arn, c.id, iamtypes.StatusTypeInactive)
 			})
 		}
 	}
 	return w, nil
+}
+
+// credential is one active long-term credential of a user.
+type credential struct {
+	op     string // the op that deactivates it
+	id     string
+	change string
+}
+
+// active lists the user's active access keys, SSH public keys and
+// service-specific credentials.
+func (cr *creds) active() []credential {
+	var out []credential
+	for _, k := range cr.keys {
+		if k.Status == iamtypes.StatusTypeActive {
+			id := aws.ToString(k.AccessKeyId)
+			out = append(out, credential{opDeactivateKey, id, "deactivate key " + mask(id)})
+		}
+	}
+	for _, k := range cr.ssh {
+		if k.Status == iamtypes.StatusTypeActive {
+			id := aws.ToString(k.SSHPublicKeyId)
+			out = append(out, credential{opDeactivateSSH, id, "deactivate SSH public key " + id})
+		}
+	}
+	for _, k := range cr.svc {
+		if k.Status == iamtypes.StatusTypeActive {
+			id := aws.ToString(k.ServiceSpecificCredentialId)
+			out = append(out, credential{opDeactivateSvcCred, id, fmt.Sprintf("deactivate %s credential %s", aws.ToString(k.ServiceName), id)})
+		}
+	}
+	return out
+}
+
+// setCredStatus sets the status of the credential an op deactivates.
+func (a *acct) setCredStatus(ctx context.Context, op, user, arn, id string, st iamtypes.StatusType) error {
+	switch op {
+	case opDeactivateKey, opCreateReplacementAK:
+		return a.setKeyStatus(ctx, user, arn, id, st)
+	case opDeactivateSSH:
+		return a.setSSHStatus(ctx, user, arn, id, st)
+	case opDeactivateSvcCred:
+		return a.setSvcStatus(ctx, user, arn, id, st)
+	}
+	return fmt.Errorf("no credential for op %s", op)
 }
 
 func (a *acct) setKeyStatus(ctx context.Context, user, arn, id string, st iamtypes.StatusType) error {

@@ -261,7 +261,7 @@ func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) (
 	return out, errs
 }
 
-func dedupe(accounts []string) ([]string, error) {
+func checkAccounts(accounts []string) ([]string, error) {
 	if len(accounts) == 0 {
 		return nil, errors.New("no accounts in scope")
 	}
@@ -286,7 +286,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 	if err != nil {
 		return nil, err
 	}
-	if accounts, err = dedupe(accounts); err != nil {
+	if accounts, err = checkAccounts(accounts); err != nil {
 		return nil, err
 	}
 	opt = e.defaults(opt)
@@ -351,8 +351,9 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 	for i := range plan.Accounts {
 		ap := &plan.Accounts[i]
 		ap.Targets = mergeTargets(ap.Targets)
-		ap.Exempt = dedupeExempt(ap.Exempt)
-		ap.Warnings = dedupeStrings(ap.Warnings)
+		ap.Exempt = unique(ap.Exempt)
+		sort.SliceStable(ap.Exempt, func(i, j int) bool { return ap.Exempt[i].Principal < ap.Exempt[j].Principal })
+		ap.Warnings = unique(ap.Warnings)
 	}
 	return plan, nil
 }
@@ -392,26 +393,14 @@ func mergeTargets(ts []Target) []Target {
 	return out
 }
 
-func dedupeExempt(es []Exemption) []Exemption {
-	seen := map[Exemption]bool{}
-	out := []Exemption{}
-	for _, e := range es {
-		if !seen[e] {
-			seen[e] = true
-			out = append(out, e)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
-	return out
-}
-
-func dedupeStrings(ss []string) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+// unique keeps the first of equal elements, in order.
+func unique[T comparable](xs []T) []T {
+	seen := map[T]bool{}
+	out := []T{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
 	return out
@@ -428,7 +417,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 	if err != nil {
 		return nil, err
 	}
-	if accounts, err = dedupe(accounts); err != nil {
+	if accounts, err = checkAccounts(accounts); err != nil {
 		return nil, err
 	}
 	opt = e.defaults(opt)

@@ -158,10 +158,8 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 			key = found
 		}
 		return a.setKeyStatus(ctx, nameFromARN(s.Principal), s.Principal, key, st)
-	case opDeactivateSSH:
-		return a.setSSHStatus(ctx, nameFromARN(s.Principal), s.Principal, s.Resource, iamtypes.StatusTypeActive)
-	case opDeactivateSvcCred:
-		return a.setSvcStatus(ctx, nameFromARN(s.Principal), s.Principal, s.Resource, iamtypes.StatusTypeActive)
+	case opDeactivateSSH, opDeactivateSvcCred:
+		return a.setCredStatus(ctx, s.Op, nameFromARN(s.Principal), s.Principal, s.Resource, iamtypes.StatusTypeActive)
 	case opPutInline:
 		kind, name := kindFromARN(s.Principal), nameFromARN(s.Principal)
 		if s.Prior == "" {
