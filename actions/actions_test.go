@@ -637,3 +637,32 @@ func countActive(st sim.AccountState) int {
 	}
 	return n
 }
+
+// TestDiffIgnoresThePinnedTime: the card's plan is made when the request is
+// made, the run pins the cut-off when it starts; that is not a difference.
+func TestDiffIgnoresThePinnedTime(t *testing.T) {
+	org := builtin(t, "codespaces")
+	e := engine(t, org)
+	plan, err := e.Plan(context.Background(), actions.RevokeSessions, org.Accounts(), actions.Options{RevokeBefore: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := apply(t, e, actions.RevokeSessions, org.Accounts(), actions.Options{RequestID: "ks-later", RevokeBefore: t0.Add(90 * time.Second)})
+	if u, n := actions.Diff(plan, res); len(u) != 0 || len(n) != 0 {
+		t.Fatalf("a later pinned time shows as a difference: unplanned %v, not done %v", u, n)
+	}
+}
+
+// TestRevokeCutOffRoundsUp: the policy holds whole seconds; a session issued
+// a millisecond before the pinned time must still be cut.
+func TestRevokeCutOffRoundsUp(t *testing.T) {
+	org := builtin(t, "codespaces")
+	e := engine(t, org)
+	acct := org.Accounts()[0]
+	pin := t0.Add(400 * time.Millisecond)
+	apply(t, e, actions.RevokeSessions, []string{acct}, actions.Options{RequestID: "ks-ms", RevokeBefore: pin})
+	just := sim.Credential{Account: acct, Principal: "arn:aws:iam::" + acct + ":role/ci-deploy", SessionIssued: pin.Add(-time.Millisecond)}
+	if err := org.Authorize(just, "s3:ListAllMyBuckets", "*"); err == nil {
+		t.Fatal("a session issued 1ms before the pinned time survived")
+	}
+}

@@ -92,7 +92,21 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 	for p, f := range found {
 		w.findings = append(w.findings, Target{Principal: p, Changes: f})
 	}
-	sort.Slice(w.findings, func(i, j int) bool { return w.findings[i].Principal < w.findings[j].Principal })
+	// outside trust first: it is the backdoor that survives every credential reset
+	outside := func(t Target) bool {
+		for _, c := range t.Changes {
+			if strings.HasPrefix(c, "trusts ") {
+				return true
+			}
+		}
+		return false
+	}
+	sort.Slice(w.findings, func(i, j int) bool {
+		if oi, oj := outside(w.findings[i]), outside(w.findings[j]); oi != oj {
+			return oi
+		}
+		return w.findings[i].Principal < w.findings[j].Principal
+	})
 	if len(w.findings) == 0 {
 		w.warnings = append(w.warnings, "nothing created or changed since "+ts(since))
 	}

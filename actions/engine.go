@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -360,9 +361,15 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 
 func (e *Engine) defaults(opt Options) Options {
 	if opt.RevokeBefore.IsZero() {
-		opt.RevokeBefore = e.now().Truncate(time.Second)
+		opt.RevokeBefore = e.now()
 	}
-	opt.RevokeBefore = opt.RevokeBefore.UTC().Truncate(time.Second)
+	// The policy carries whole seconds: round the cut-off up, never down,
+	// so no session issued before the pinned time survives.
+	rb := opt.RevokeBefore.UTC()
+	if t := rb.Truncate(time.Second); t.Before(rb) {
+		rb = t.Add(time.Second)
+	}
+	opt.RevokeBefore = rb
 	if opt.Since.IsZero() {
 		opt.Since = e.now().Add(-24 * time.Hour)
 	}
@@ -554,22 +561,31 @@ func finish(res *Result) {
 	}
 }
 
+// timestamps in change texts: the plan shows the planning time, the run
+// uses the time pinned when it starts.
+var timestamp = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
+
+func diffKey(account, principal, change string) string {
+	return account + "|" + principal + "|" + timestamp.ReplaceAllString(change, "<time>")
+}
+
 // Diff lists what Apply did that the plan did not show, and what the plan
 // showed that Apply did not do: approvers approve the intent, Apply works on
-// the live state, and the result says how the two differed.
+// the live state, and the result says how the two differed. Times in the
+// changes (the revocation cut-off) are not differences.
 func Diff(p *Plan, r *Result) (unplanned, notDone []string) {
 	planned := map[string]bool{}
 	for _, a := range p.Accounts {
 		for _, t := range a.Targets {
 			for _, c := range t.Changes {
-				planned[a.Account+"|"+t.Principal+"|"+c] = true
+				planned[diffKey(a.Account, t.Principal, c)] = true
 			}
 		}
 	}
 	done := map[string]bool{}
 	for _, a := range r.Accounts {
 		for _, s := range a.Steps {
-			k := a.Account + "|" + s.Principal + "|" + s.Change
+			k := diffKey(a.Account, s.Principal, s.Change)
 			done[k] = true
 			if s.Status == StepDone && !planned[k] {
 				unplanned = append(unplanned, fmt.Sprintf("%s %s: %s", a.Account, s.Principal, s.Change))
@@ -579,7 +595,7 @@ func Diff(p *Plan, r *Result) (unplanned, notDone []string) {
 	for _, a := range p.Accounts {
 		for _, t := range a.Targets {
 			for _, c := range t.Changes {
-				if !done[a.Account+"|"+t.Principal+"|"+c] && p.Action != FindBackdoors {
+				if !done[diffKey(a.Account, t.Principal, c)] && p.Action != FindBackdoors {
 					notDone = append(notDone, fmt.Sprintf("%s %s: %s", a.Account, t.Principal, c))
 				}
 			}
