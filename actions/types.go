@@ -147,10 +147,11 @@ type Options struct {
 	Since time.Time
 }
 
-// Recorder persists each step twice: with status "started" before its AWS
-// call and with its outcome after it, before the next call, so a crash loses
-// nothing. Records of one key replace each other. A Recorder error stops the
-// run in that account.
+// Recorder persists each step of Apply twice: with status "started" before
+// its AWS call and with its outcome after it, before the next call, so a
+// crash loses nothing. Records of one key replace each other. Undo records
+// each undo step once, with its outcome (a crashed undo is simply run again:
+// every undo is idempotent). A Recorder error stops the run in that account.
 type Recorder interface {
 	Record(ctx context.Context, s Step) error
 }
