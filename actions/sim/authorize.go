@@ -302,7 +302,7 @@ func (o *Org) AttackerCreateAccessKey(c Credential, userName string) (AccessKey,
 	if len(u.keys) >= maxAccessKeys {
 		return AccessKey{}, &types.LimitExceededException{Message: aws.String("Cannot exceed quota for AccessKeysPerUser: 2")}
 	}
-	k := &accessKey{id: o.newAccessKeyID(), active: true, created: o.now()}
+	k := &accessKey{credBase: credBase{id: o.newAccessKeyID(), active: true, created: o.now()}}
 	o.keyOwners[k.id] = a.id
 	u.keys = append(u.keys, k)
 	return AccessKey{ID: k.id, Active: true, Created: k.created}, nil
@@ -333,13 +333,7 @@ func (o *Org) AttackerSetAccessKeyStatus(c Credential, userName, keyID string, a
 	if err != nil {
 		return err
 	}
-	for _, k := range u.keys {
-		if k.id == keyID {
-			k.active = active
-			return nil
-		}
-	}
-	return &types.NoSuchEntityException{Message: aws.String("The Access Key with id " + keyID + " cannot be found.")}
+	return setCredStatus(u.keys, keyID, active, "The Access Key with id %s cannot be found.")
 }
 
 // AttackerDeleteUserPolicy is the intruder removing an inline policy (for
@@ -397,11 +391,7 @@ func (o *Org) attackerUser(c Credential, action, userName string) (*account, *us
 		return nil, nil, err
 	}
 	u := a.users[strings.ToLower(userName)]
-	arn := "arn:aws:iam::" + a.id + ":user/" + userName
-	if u != nil {
-		arn = u.arn(a.id)
-	}
-	if err := o.authorizeLocked(c, action, arn); err != nil {
+	if err := o.authorizeLocked(c, action, userKind.res(userName)(a)); err != nil {
 		return nil, nil, err
 	}
 	if u == nil {

@@ -24,60 +24,12 @@ func noSuchEntity(format string, args ...any) error {
 	return &types.NoSuchEntityException{Message: aws.String(fmt.Sprintf(format, args...))}
 }
 
-func findUser(a *account, name string) (*user, error) {
-	if u := a.users[strings.ToLower(name)]; u != nil {
-		return u, nil
-	}
-	return nil, noSuchEntity("The user with name %s cannot be found.", name)
-}
-
-func findRole(a *account, name string) (*role, error) {
-	if r := a.roles[strings.ToLower(name)]; r != nil {
-		return r, nil
-	}
-	return nil, noSuchEntity("The role with name %s cannot be found.", name)
-}
-
-func findGroup(a *account, name string) (*group, error) {
-	if g := a.groups[strings.ToLower(name)]; g != nil {
-		return g, nil
-	}
-	return nil, noSuchEntity("The group with name %s cannot be found.", name)
-}
-
 func unmodifiableRole(r *role) error {
 	if r.unmodifiable() {
 		return &types.UnmodifiableEntityException{Message: aws.String(fmt.Sprintf(
 			"Cannot perform the operation on the protected role '%s' - this role is only modifiable by AWS", r.name))}
 	}
 	return nil
-}
-
-func userRes(name string) func(a *account) string {
-	return func(a *account) string {
-		if u := a.users[strings.ToLower(name)]; u != nil {
-			return u.arn(a.id)
-		}
-		return "arn:aws:iam::" + a.id + ":user/" + name
-	}
-}
-
-func roleRes(name string) func(a *account) string {
-	return func(a *account) string {
-		if r := a.roles[strings.ToLower(name)]; r != nil {
-			return r.arn(a.id)
-		}
-		return "arn:aws:iam::" + a.id + ":role/" + name
-	}
-}
-
-func groupRes(name string) func(a *account) string {
-	return func(a *account) string {
-		if g := a.groups[strings.ToLower(name)]; g != nil {
-			return g.arn(a.id)
-		}
-		return "arn:aws:iam::" + a.id + ":group/" + name
-	}
 }
 
 func policyRes(arn string) func(a *account) string {
@@ -89,24 +41,58 @@ func policyRes(arn string) func(a *account) string {
 	}
 }
 
-// callerUser returns the user name an operation with an optional UserName
-// acts on; the bot is a role, so AWS requires the name.
-func callerUser(p *string) (string, error) {
-	if p == nil || *p == "" {
-		return "", validationError("Must specify userName when calling with non-User credentials")
+// find returns the entity called name (whatever the case) or NoSuchEntity.
+func (k *entityKind[T]) find(a *account, name string) (*T, error) {
+	if t := k.all(a)[strings.ToLower(name)]; t != nil {
+		return t, nil
 	}
-	return *p, nil
+	return nil, noSuchEntity("The %s with name %s cannot be found.", k.name, name)
 }
 
-func pathPrefix(p *string) (string, error) {
-	s := str(p)
-	if s == "" {
-		return "/", nil
+// res names the entity called name for the bot's authorization: its ARN,
+// or the ARN it would have with path / when it does not exist.
+func (k *entityKind[T]) res(name string) func(a *account) string {
+	return func(a *account) string {
+		if t := k.all(a)[strings.ToLower(name)]; t != nil {
+			e := k.entity(t)
+			return iamARN(a.id, k.name, e.path, e.name)
+		}
+		return iamARN(a.id, k.name, "/", name)
 	}
-	if !strings.HasPrefix(s, "/") || len(s) > 512 {
-		return "", validationError("Invalid PathPrefix " + clip(s))
+}
+
+// findCaller returns the user an operation with an optional UserName acts
+// on; the bot is a role, so AWS requires the name.
+func findCaller(a *account, p *string) (*user, error) {
+	if p == nil || *p == "" {
+		return nil, validationError("Must specify userName when calling with non-User credentials")
 	}
-	return s, nil
+	return userKind.find(a, *p)
+}
+
+// missing is op's error for a missing parameter: the SDK names the
+// entity's name parameter and the others, in alphabetical order.
+func (k *entityKind[T]) missing(op string, others ...string) error {
+	fields := append([]string{k.param}, others...)
+	sort.Strings(fields)
+	return opErr("IAM", op, required(op+"Input", fields...))
+}
+
+// onEntity runs IAM operation op on k's entity called name; modify first
+// refuses the entities IAM does not let callers change.
+func onEntity[T, O any](ctx context.Context, c *iamClient, op string, k *entityKind[T], name string, modify bool, out *O, fn func(a *account, t *T) error) (*O, error) {
+	return call(ctx, c.c, "IAM", op, k.res(name), out, func(a *account) error {
+		t, err := k.find(a, name)
+		if err != nil {
+			return err
+		}
+		if modify && k.protect != nil {
+			if err := k.protect(t); err != nil {
+				return err
+			}
+		}
+		return fn(a, t)
+	})
 }
 
 func tagList(m map[string]string) []types.Tag {
@@ -119,76 +105,58 @@ func tagList(m map[string]string) []types.Tag {
 }
 
 func pageTags(m map[string]string, maxItems *int32, marker *string) ([]types.Tag, *string, bool, error) {
-	start, max, err := iamPage(maxItems, marker)
+	pg, err := newIAMPager(maxItems, marker, nil)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	page, next, trunc := pageSorted(sortedMapKeys(m), start, max, nil)
+	page, next, trunc := pg.page(sortedMapKeys(m), nil)
 	tags := make([]types.Tag, 0, len(page))
 	for _, k := range page {
 		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
-	if trunc {
-		return tags, encodeToken(next), true, nil
-	}
-	return tags, nil, false, nil
+	return tags, next, trunc, nil
 }
 
 // ---- principals ----
 
+// listEntities pages k's entities by name for List{Users,Roles,Groups},
+// honouring MaxItems, Marker and PathPrefix; add gets the page. It returns
+// the output's Marker and IsTruncated.
+func listEntities[T any](a *account, k *entityKind[T], maxItems *int32, marker, pathPrefix *string, add func(t *T)) (*string, bool, error) {
+	pg, err := newIAMPager(maxItems, marker, pathPrefix)
+	if err != nil {
+		return nil, false, err
+	}
+	all := k.all(a)
+	page, next, trunc := pg.page(*k.keys(a), func(key string) bool { return pg.under(k.entity(all[key]).path) })
+	for _, key := range page {
+		add(all[key])
+	}
+	return next, trunc, nil
+}
+
 // ListUsers lists users sorted by name; like AWS, without tags.
 func (c *iamClient) ListUsers(ctx context.Context, in *iam.ListUsersInput, _ ...func(*iam.Options)) (*iam.ListUsersOutput, error) {
-	if in == nil {
-		in = &iam.ListUsersInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListUsersOutput{Users: []types.User{}}
-	err := c.c.do(ctx, "IAM", "ListUsers", nil, func(a *account) error {
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		prefix, err := pathPrefix(in.PathPrefix)
-		if err != nil {
-			return err
-		}
-		page, next, trunc := pageSorted(a.userKeys, start, max, func(k string) bool { return strings.HasPrefix(a.users[k].path, prefix) })
-		for _, k := range page {
-			u := a.users[k]
+	return call(ctx, c.c, "IAM", "ListUsers", nil, out, func(a *account) (err error) {
+		out.Marker, out.IsTruncated, err = listEntities(a, userKind, in.MaxItems, in.Marker, in.PathPrefix, func(u *user) {
 			out.Users = append(out.Users, types.User{
 				Arn: aws.String(u.arn(a.id)), CreateDate: aws.Time(u.created), Path: aws.String(u.path),
 				UserId: aws.String(u.id), UserName: aws.String(u.name),
 			})
-		}
-		if trunc {
-			out.IsTruncated, out.Marker = true, encodeToken(next)
-		}
-		return nil
+		})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListRoles lists roles sorted by name; like AWS, without tags and with the
 // trust policy URL-encoded.
 func (c *iamClient) ListRoles(ctx context.Context, in *iam.ListRolesInput, _ ...func(*iam.Options)) (*iam.ListRolesOutput, error) {
-	if in == nil {
-		in = &iam.ListRolesInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListRolesOutput{Roles: []types.Role{}}
-	err := c.c.do(ctx, "IAM", "ListRoles", nil, func(a *account) error {
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		prefix, err := pathPrefix(in.PathPrefix)
-		if err != nil {
-			return err
-		}
-		page, next, trunc := pageSorted(a.roleKeys, start, max, func(k string) bool { return strings.HasPrefix(a.roles[k].path, prefix) })
-		for _, k := range page {
-			r := a.roles[k]
+	return call(ctx, c.c, "IAM", "ListRoles", nil, out, func(a *account) (err error) {
+		out.Marker, out.IsTruncated, err = listEntities(a, roleKind, in.MaxItems, in.Marker, in.PathPrefix, func(r *role) {
 			tr := types.Role{
 				Arn: aws.String(r.arn(a.id)), CreateDate: aws.Time(r.created), Path: aws.String(r.path),
 				RoleId: aws.String(r.id), RoleName: aws.String(r.name),
@@ -198,153 +166,93 @@ func (c *iamClient) ListRoles(ctx context.Context, in *iam.ListRolesInput, _ ...
 				tr.Description = aws.String(r.description)
 			}
 			out.Roles = append(out.Roles, tr)
-		}
-		if trunc {
-			out.IsTruncated, out.Marker = true, encodeToken(next)
-		}
-		return nil
+		})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListGroups lists groups sorted by name.
 func (c *iamClient) ListGroups(ctx context.Context, in *iam.ListGroupsInput, _ ...func(*iam.Options)) (*iam.ListGroupsOutput, error) {
-	if in == nil {
-		in = &iam.ListGroupsInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListGroupsOutput{Groups: []types.Group{}}
-	err := c.c.do(ctx, "IAM", "ListGroups", nil, func(a *account) error {
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		prefix, err := pathPrefix(in.PathPrefix)
-		if err != nil {
-			return err
-		}
-		page, next, trunc := pageSorted(a.groupKey, start, max, func(k string) bool { return strings.HasPrefix(a.groups[k].path, prefix) })
-		for _, k := range page {
-			g := a.groups[k]
+	return call(ctx, c.c, "IAM", "ListGroups", nil, out, func(a *account) (err error) {
+		out.Marker, out.IsTruncated, err = listEntities(a, groupKind, in.MaxItems, in.Marker, in.PathPrefix, func(g *group) {
 			out.Groups = append(out.Groups, types.Group{
 				Arn: aws.String(g.arn(a.id)), CreateDate: aws.Time(g.created), GroupId: aws.String(g.id),
 				GroupName: aws.String(g.name), Path: aws.String(g.path),
 			})
-		}
-		if trunc {
-			out.IsTruncated, out.Marker = true, encodeToken(next)
-		}
-		return nil
+		})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListUserTags lists a user's tags sorted by key.
 func (c *iamClient) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
-	if in == nil || str(in.UserName) == "" {
-		return nil, opErr("IAM", "ListUserTags", required("ListUserTagsInput", "UserName"))
+	in = orEmpty(in)
+	if str(in.UserName) == "" {
+		return nil, userKind.missing("ListUserTags")
 	}
 	out := &iam.ListUserTagsOutput{}
-	err := c.c.do(ctx, "IAM", "ListUserTags", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
+	return onEntity(ctx, c, "ListUserTags", userKind, *in.UserName, false, out, func(_ *account, u *user) (err error) {
 		out.Tags, out.Marker, out.IsTruncated, err = pageTags(u.tags, in.MaxItems, in.Marker)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListRoleTags lists a role's tags sorted by key.
 func (c *iamClient) ListRoleTags(ctx context.Context, in *iam.ListRoleTagsInput, _ ...func(*iam.Options)) (*iam.ListRoleTagsOutput, error) {
-	if in == nil || str(in.RoleName) == "" {
-		return nil, opErr("IAM", "ListRoleTags", required("ListRoleTagsInput", "RoleName"))
+	in = orEmpty(in)
+	if str(in.RoleName) == "" {
+		return nil, roleKind.missing("ListRoleTags")
 	}
 	out := &iam.ListRoleTagsOutput{}
-	err := c.c.do(ctx, "IAM", "ListRoleTags", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
+	return onEntity(ctx, c, "ListRoleTags", roleKind, *in.RoleName, false, out, func(_ *account, r *role) (err error) {
 		out.Tags, out.Marker, out.IsTruncated, err = pageTags(r.tags, in.MaxItems, in.Marker)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ---- credentials ----
 
+// findLogin returns the user UserName names (see findCaller), or
+// NoSuchEntity when it has no password.
+func findLogin(a *account, userName *string) (*user, error) {
+	u, err := findCaller(a, userName)
+	if err != nil {
+		return nil, err
+	}
+	if u.login == nil {
+		return nil, noSuchEntity("Login Profile for User %s cannot be found.", u.name)
+	}
+	return u, nil
+}
+
 // GetLoginProfile fails with NoSuchEntity when the user has no password.
 func (c *iamClient) GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, _ ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error) {
-	if in == nil {
-		in = &iam.GetLoginProfileInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.GetLoginProfileOutput{}
-	err := c.c.do(ctx, "IAM", "GetLoginProfile", userRes(str(in.UserName)), func(a *account) error {
-		name, err := callerUser(in.UserName)
+	return call(ctx, c.c, "IAM", "GetLoginProfile", userKind.res(str(in.UserName)), out, func(a *account) error {
+		u, err := findLogin(a, in.UserName)
 		if err != nil {
 			return err
-		}
-		u, err := findUser(a, name)
-		if err != nil {
-			return err
-		}
-		if u.login == nil {
-			return noSuchEntity("Login Profile for User %s cannot be found.", u.name)
 		}
 		out.LoginProfile = &types.LoginProfile{CreateDate: aws.Time(u.login.created), UserName: aws.String(u.name), PasswordResetRequired: u.login.resetRequired}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteLoginProfile removes a user's console password (it cannot be
 // restored: AWS keeps no copy).
 func (c *iamClient) DeleteLoginProfile(ctx context.Context, in *iam.DeleteLoginProfileInput, _ ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error) {
-	if in == nil {
-		in = &iam.DeleteLoginProfileInput{}
-	}
-	err := c.c.do(ctx, "IAM", "DeleteLoginProfile", userRes(str(in.UserName)), func(a *account) error {
-		name, err := callerUser(in.UserName)
+	in = orEmpty(in)
+	return call(ctx, c.c, "IAM", "DeleteLoginProfile", userKind.res(str(in.UserName)), &iam.DeleteLoginProfileOutput{}, func(a *account) error {
+		u, err := findLogin(a, in.UserName)
 		if err != nil {
 			return err
-		}
-		u, err := findUser(a, name)
-		if err != nil {
-			return err
-		}
-		if u.login == nil {
-			return noSuchEntity("Login Profile for User %s cannot be found.", u.name)
 		}
 		u.login = nil
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DeleteLoginProfileOutput{}, nil
-}
-
-func validStatus(s types.StatusType) error {
-	if s != types.StatusTypeActive && s != types.StatusTypeInactive {
-		return validationError(fmt.Sprintf("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", clip(string(s))))
-	}
-	return nil
 }
 
 func statusOf(active bool) types.StatusType {
@@ -354,37 +262,80 @@ func statusOf(active bool) types.StatusType {
 	return types.StatusTypeInactive
 }
 
+// credLike is an access key, an SSH public key or a service-specific
+// credential.
+type credLike interface{ base() *credBase }
+
+// pageCreds pages credentials in their order, honouring MaxItems and a
+// Marker naming the id to resume from; next is nil on the last page.
+func pageCreds[C credLike](creds []C, maxItems *int32, marker *string) (page []C, next *string, err error) {
+	start, max, err := iamPage(maxItems, marker)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(creds))
+	byID := make(map[string]C, len(creds))
+	for i, k := range creds {
+		ids[i] = k.base().id
+		byID[ids[i]] = k
+	}
+	pageIDs, next, ok := pageOrdered(ids, start, max)
+	if !ok {
+		return nil, nil, validationError("Invalid Marker")
+	}
+	page = make([]C, 0, len(pageIDs))
+	for _, id := range pageIDs {
+		page = append(page, byID[id])
+	}
+	return page, next, nil
+}
+
+// setStatus returns the body of Update{AccessKey,SSHPublicKey,
+// ServiceSpecificCredential}: check the status, find the user (see
+// findCaller), then set the status of its credential id among those creds
+// picks; notFound formats the NoSuchEntity message.
+func setStatus[C credLike](userName *string, id string, status types.StatusType, creds func(u *user) []C, notFound string) func(a *account) error {
+	return func(a *account) error {
+		if status != types.StatusTypeActive && status != types.StatusTypeInactive {
+			return validationError(fmt.Sprintf("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", clip(string(status))))
+		}
+		u, err := findCaller(a, userName)
+		if err != nil {
+			return err
+		}
+		return setCredStatus(creds(u), id, status == types.StatusTypeActive, notFound)
+	}
+}
+
+// setCredStatus activates or deactivates the credential id among creds.
+func setCredStatus[C credLike](creds []C, id string, active bool, notFound string) error {
+	for _, k := range creds {
+		if b := k.base(); b.id == id {
+			b.active = active
+			return nil
+		}
+	}
+	return noSuchEntity(notFound, id)
+}
+
+func accessKeysOf(u *user) []*accessKey { return u.keys }
+func sshKeysOf(u *user) []*cred         { return u.ssh }
+func svcCredsOf(u *user) []*cred        { return u.svc }
+
 // ListAccessKeys lists a user's keys, oldest first.
 func (c *iamClient) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
-	if in == nil {
-		in = &iam.ListAccessKeysInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListAccessKeysOutput{AccessKeyMetadata: []types.AccessKeyMetadata{}}
-	err := c.c.do(ctx, "IAM", "ListAccessKeys", userRes(str(in.UserName)), func(a *account) error {
-		name, err := callerUser(in.UserName)
+	return call(ctx, c.c, "IAM", "ListAccessKeys", userKind.res(str(in.UserName)), out, func(a *account) error {
+		u, err := findCaller(a, in.UserName)
 		if err != nil {
 			return err
 		}
-		u, err := findUser(a, name)
+		page, next, err := pageCreds(u.keys, in.MaxItems, in.Marker)
 		if err != nil {
 			return err
 		}
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, len(u.keys))
-		byID := map[string]*accessKey{}
-		for i, k := range u.keys {
-			ids[i] = k.id
-			byID[k.id] = k
-		}
-		page, next, ok := pageOrdered(ids, start, max)
-		if !ok {
-			return validationError("Invalid Marker")
-		}
-		for _, id := range page {
-			k := byID[id]
+		for _, k := range page {
 			out.AccessKeyMetadata = append(out.AccessKeyMetadata, types.AccessKeyMetadata{
 				AccessKeyId: aws.String(k.id), CreateDate: aws.Time(k.created), Status: statusOf(k.active), UserName: aws.String(u.name),
 			})
@@ -392,25 +343,15 @@ func (c *iamClient) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysIn
 		out.Marker, out.IsTruncated = next, next != nil
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // CreateAccessKey makes an Active AKIA key with a 40-character secret; a
 // third key fails with LimitExceededException.
 func (c *iamClient) CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, _ ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
-	if in == nil {
-		in = &iam.CreateAccessKeyInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.CreateAccessKeyOutput{}
-	err := c.c.do(ctx, "IAM", "CreateAccessKey", userRes(str(in.UserName)), func(a *account) error {
-		name, err := callerUser(in.UserName)
-		if err != nil {
-			return err
-		}
-		u, err := findUser(a, name)
+	return call(ctx, c.c, "IAM", "CreateAccessKey", userKind.res(str(in.UserName)), out, func(a *account) error {
+		u, err := findCaller(a, in.UserName)
 		if err != nil {
 			return err
 		}
@@ -419,7 +360,7 @@ func (c *iamClient) CreateAccessKey(ctx context.Context, in *iam.CreateAccessKey
 		}
 		o := c.c.o
 		secret := o.newID("", 40, secretAlph)
-		k := &accessKey{id: o.newAccessKeyID(), active: true, created: o.now(), secretHash: hashSecret(secret)}
+		k := &accessKey{credBase: credBase{id: o.newAccessKeyID(), active: true, created: o.now()}, secretHash: hashSecret(secret)}
 		o.keyOwners[k.id] = a.id
 		u.keys = append(u.keys, k)
 		out.AccessKey = &types.AccessKey{
@@ -428,10 +369,6 @@ func (c *iamClient) CreateAccessKey(ctx context.Context, in *iam.CreateAccessKey
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateAccessKey sets a key Active or Inactive.
@@ -439,54 +376,22 @@ func (c *iamClient) UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKey
 	if in == nil || str(in.AccessKeyId) == "" || in.Status == "" {
 		return nil, opErr("IAM", "UpdateAccessKey", required("UpdateAccessKeyInput", "AccessKeyId", "Status"))
 	}
-	err := c.c.do(ctx, "IAM", "UpdateAccessKey", userRes(str(in.UserName)), func(a *account) error {
-		if err := validStatus(in.Status); err != nil {
-			return err
-		}
-		name, err := callerUser(in.UserName)
-		if err != nil {
-			return err
-		}
-		u, err := findUser(a, name)
-		if err != nil {
-			return err
-		}
-		for _, k := range u.keys {
-			if k.id == *in.AccessKeyId {
-				k.active = in.Status == types.StatusTypeActive
-				return nil
-			}
-		}
-		return noSuchEntity("The Access Key with id %s cannot be found.", *in.AccessKeyId)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.UpdateAccessKeyOutput{}, nil
+	return call(ctx, c.c, "IAM", "UpdateAccessKey", userKind.res(str(in.UserName)), &iam.UpdateAccessKeyOutput{},
+		setStatus(in.UserName, *in.AccessKeyId, in.Status, accessKeysOf, "The Access Key with id %s cannot be found."))
 }
 
 // ListSSHPublicKeys lists a user's SSH public keys.
 func (c *iamClient) ListSSHPublicKeys(ctx context.Context, in *iam.ListSSHPublicKeysInput, _ ...func(*iam.Options)) (*iam.ListSSHPublicKeysOutput, error) {
-	if in == nil {
-		in = &iam.ListSSHPublicKeysInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListSSHPublicKeysOutput{SSHPublicKeys: []types.SSHPublicKeyMetadata{}}
-	err := c.c.do(ctx, "IAM", "ListSSHPublicKeys", userRes(str(in.UserName)), func(a *account) error {
-		name, err := callerUser(in.UserName)
+	return call(ctx, c.c, "IAM", "ListSSHPublicKeys", userKind.res(str(in.UserName)), out, func(a *account) error {
+		u, err := findCaller(a, in.UserName)
 		if err != nil {
 			return err
 		}
-		u, err := findUser(a, name)
+		page, next, err := pageCreds(u.ssh, in.MaxItems, in.Marker)
 		if err != nil {
 			return err
-		}
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		page, next, ok := pageCreds(u.ssh, start, max)
-		if !ok {
-			return validationError("Invalid Marker")
 		}
 		for _, k := range page {
 			out.SSHPublicKeys = append(out.SSHPublicKeys, types.SSHPublicKeyMetadata{
@@ -496,25 +401,6 @@ func (c *iamClient) ListSSHPublicKeys(ctx context.Context, in *iam.ListSSHPublic
 		out.Marker, out.IsTruncated = next, next != nil
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func pageCreds(creds []*cred, start string, max int) ([]*cred, *string, bool) {
-	ids := make([]string, len(creds))
-	byID := make(map[string]*cred, len(creds))
-	for i, k := range creds {
-		ids[i] = k.id
-		byID[k.id] = k
-	}
-	page, next, ok := pageOrdered(ids, start, max)
-	out := make([]*cred, 0, len(page))
-	for _, id := range page {
-		out = append(out, byID[id])
-	}
-	return out, next, ok
 }
 
 // UpdateSSHPublicKey sets an SSH key Active or Inactive.
@@ -522,60 +408,32 @@ func (c *iamClient) UpdateSSHPublicKey(ctx context.Context, in *iam.UpdateSSHPub
 	if in == nil || str(in.SSHPublicKeyId) == "" || in.Status == "" || str(in.UserName) == "" {
 		return nil, opErr("IAM", "UpdateSSHPublicKey", required("UpdateSSHPublicKeyInput", "SSHPublicKeyId", "Status", "UserName"))
 	}
-	err := c.c.do(ctx, "IAM", "UpdateSSHPublicKey", userRes(*in.UserName), func(a *account) error {
-		if err := validStatus(in.Status); err != nil {
-			return err
-		}
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		for _, k := range u.ssh {
-			if k.id == *in.SSHPublicKeyId {
-				k.active = in.Status == types.StatusTypeActive
-				return nil
-			}
-		}
-		return noSuchEntity("The Public Key with id %s cannot be found.", *in.SSHPublicKeyId)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.UpdateSSHPublicKeyOutput{}, nil
+	return call(ctx, c.c, "IAM", "UpdateSSHPublicKey", userKind.res(*in.UserName), &iam.UpdateSSHPublicKeyOutput{},
+		setStatus(in.UserName, *in.SSHPublicKeyId, in.Status, sshKeysOf, "The Public Key with id %s cannot be found."))
 }
 
 // ListServiceSpecificCredentials lists a user's (or, with AllUsers, every
 // user's) service-specific credentials, optionally for one service.
 func (c *iamClient) ListServiceSpecificCredentials(ctx context.Context, in *iam.ListServiceSpecificCredentialsInput, _ ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error) {
-	if in == nil {
-		in = &iam.ListServiceSpecificCredentialsInput{}
-	}
+	in = orEmpty(in)
 	all := in.AllUsers != nil && *in.AllUsers
 	out := &iam.ListServiceSpecificCredentialsOutput{ServiceSpecificCredentials: []types.ServiceSpecificCredentialMetadata{}}
-	res := userRes(str(in.UserName))
+	res := userKind.res(str(in.UserName))
 	if all {
 		res = nil
 	}
-	err := c.c.do(ctx, "IAM", "ListServiceSpecificCredentials", res, func(a *account) error {
+	return call(ctx, c.c, "IAM", "ListServiceSpecificCredentials", res, out, func(a *account) error {
 		var users []*user
 		if all {
 			for _, k := range a.userKeys {
 				users = append(users, a.users[k])
 			}
 		} else {
-			name, err := callerUser(in.UserName)
-			if err != nil {
-				return err
-			}
-			u, err := findUser(a, name)
+			u, err := findCaller(a, in.UserName)
 			if err != nil {
 				return err
 			}
 			users = []*user{u}
-		}
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
 		}
 		var creds []*cred
 		owner := map[*cred]*user{}
@@ -587,9 +445,9 @@ func (c *iamClient) ListServiceSpecificCredentials(ctx context.Context, in *iam.
 				}
 			}
 		}
-		page, next, ok := pageCreds(creds, start, max)
-		if !ok {
-			return validationError("Invalid Marker")
+		page, next, err := pageCreds(creds, in.MaxItems, in.Marker)
+		if err != nil {
+			return err
 		}
 		for _, k := range page {
 			out.ServiceSpecificCredentials = append(out.ServiceSpecificCredentials, types.ServiceSpecificCredentialMetadata{
@@ -600,10 +458,6 @@ func (c *iamClient) ListServiceSpecificCredentials(ctx context.Context, in *iam.
 		out.Marker, out.IsTruncated = next, next != nil
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateServiceSpecificCredential sets a credential Active or Inactive.
@@ -611,186 +465,112 @@ func (c *iamClient) UpdateServiceSpecificCredential(ctx context.Context, in *iam
 	if in == nil || str(in.ServiceSpecificCredentialId) == "" || in.Status == "" {
 		return nil, opErr("IAM", "UpdateServiceSpecificCredential", required("UpdateServiceSpecificCredentialInput", "ServiceSpecificCredentialId", "Status"))
 	}
-	err := c.c.do(ctx, "IAM", "UpdateServiceSpecificCredential", userRes(str(in.UserName)), func(a *account) error {
-		if err := validStatus(in.Status); err != nil {
-			return err
-		}
-		name, err := callerUser(in.UserName)
-		if err != nil {
-			return err
-		}
-		u, err := findUser(a, name)
-		if err != nil {
-			return err
-		}
-		for _, k := range u.svc {
-			if k.id == *in.ServiceSpecificCredentialId {
-				k.active = in.Status == types.StatusTypeActive
-				return nil
-			}
-		}
-		return noSuchEntity("No such credential %s exists", *in.ServiceSpecificCredentialId)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.UpdateServiceSpecificCredentialOutput{}, nil
+	return call(ctx, c.c, "IAM", "UpdateServiceSpecificCredential", userKind.res(str(in.UserName)), &iam.UpdateServiceSpecificCredentialOutput{},
+		setStatus(in.UserName, *in.ServiceSpecificCredentialId, in.Status, svcCredsOf, "No such credential %s exists"))
 }
 
 // ---- inline policies ----
 
-func putInline(m map[string]*inlinePolicy, name, doc string, limit int, owner string) error {
-	if err := validName("policy", name, 128); err != nil {
-		return validationError(err.Error())
+// getInline is Get{User,Role}Policy: set receives the entity's name, the
+// policy's name and its document, URL-encoded like AWS.
+func getInline[T, O any](ctx context.Context, c *iamClient, op string, k *entityKind[T], name, policy *string, out *O, set func(owner, policy, doc *string)) (*O, error) {
+	if str(name) == "" || str(policy) == "" {
+		return nil, k.missing(op, "PolicyName")
 	}
-	if inlineSize(m, name)+policySize(doc) > limit {
-		return &types.LimitExceededException{Message: aws.String(fmt.Sprintf("Maximum policy size of %d bytes exceeded for %s", limit, owner))}
+	return onEntity(ctx, c, op, k, *name, false, out, func(_ *account, t *T) error {
+		e := k.entity(t)
+		p := e.inline[*policy]
+		if p == nil {
+			return noSuchEntity("The %s policy with name %s cannot be found.", k.name, *policy)
+		}
+		set(aws.String(e.name), aws.String(*policy), aws.String(awsURLEncode(p.doc)))
+		return nil
+	})
+}
+
+// putInline is Put{User,Role}Policy: it adds or replaces an inline policy
+// within k's aggregate size limit.
+func putInline[T, O any](ctx context.Context, c *iamClient, op string, k *entityKind[T], name, policy, doc *string, out *O) (*O, error) {
+	if str(name) == "" || str(policy) == "" || str(doc) == "" {
+		return nil, k.missing(op, "PolicyDocument", "PolicyName")
 	}
-	p, err := parsePolicy(doc, identityPolicy)
-	if err != nil {
-		return &types.MalformedPolicyDocumentException{Message: aws.String(err.Error())}
+	return onEntity(ctx, c, op, k, *name, true, out, func(_ *account, t *T) error {
+		e := k.entity(t)
+		if err := validName("policy", *policy, 128); err != nil {
+			return validationError(err.Error())
+		}
+		if inlineSize(e.inline, *policy)+policySize(*doc) > k.inlineMax {
+			return &types.LimitExceededException{Message: aws.String(fmt.Sprintf("Maximum policy size of %d bytes exceeded for %s %s", k.inlineMax, k.name, e.name))}
+		}
+		p, err := parsePolicy(*doc, identityPolicy)
+		if err != nil {
+			return &types.MalformedPolicyDocumentException{Message: aws.String(err.Error())}
+		}
+		if _, exists := e.inline[*policy]; !exists && len(e.inline) >= maxInlinePolicies {
+			return &types.LimitExceededException{Message: aws.String(fmt.Sprintf("the simulation allows at most %d inline policies per entity", maxInlinePolicies))}
+		}
+		e.inline[*policy] = &inlinePolicy{doc: *doc, parsed: p}
+		return nil
+	})
+}
+
+// deleteInline is Delete{User,Role}Policy.
+func deleteInline[T, O any](ctx context.Context, c *iamClient, op string, k *entityKind[T], name, policy *string, out *O) (*O, error) {
+	if str(name) == "" || str(policy) == "" {
+		return nil, k.missing(op, "PolicyName")
 	}
-	if _, exists := m[name]; !exists && len(m) >= maxInlinePolicies {
-		return &types.LimitExceededException{Message: aws.String(fmt.Sprintf("the simulation allows at most %d inline policies per entity", maxInlinePolicies))}
-	}
-	m[name] = &inlinePolicy{doc: doc, parsed: p}
-	return nil
+	return onEntity(ctx, c, op, k, *name, true, out, func(_ *account, t *T) error {
+		e := k.entity(t)
+		if e.inline[*policy] == nil {
+			return noSuchEntity("The %s policy with name %s cannot be found.", k.name, *policy)
+		}
+		delete(e.inline, *policy)
+		return nil
+	})
 }
 
 // GetUserPolicy returns an inline policy, its document URL-encoded like AWS.
 func (c *iamClient) GetUserPolicy(ctx context.Context, in *iam.GetUserPolicyInput, _ ...func(*iam.Options)) (*iam.GetUserPolicyOutput, error) {
-	if in == nil || str(in.UserName) == "" || str(in.PolicyName) == "" {
-		return nil, opErr("IAM", "GetUserPolicy", required("GetUserPolicyInput", "PolicyName", "UserName"))
-	}
+	in = orEmpty(in)
 	out := &iam.GetUserPolicyOutput{}
-	err := c.c.do(ctx, "IAM", "GetUserPolicy", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		p := u.inline[*in.PolicyName]
-		if p == nil {
-			return noSuchEntity("The user policy with name %s cannot be found.", *in.PolicyName)
-		}
-		out.UserName, out.PolicyName, out.PolicyDocument = aws.String(u.name), aws.String(*in.PolicyName), aws.String(awsURLEncode(p.doc))
-		return nil
+	return getInline(ctx, c, "GetUserPolicy", userKind, in.UserName, in.PolicyName, out, func(name, policy, doc *string) {
+		out.UserName, out.PolicyName, out.PolicyDocument = name, policy, doc
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // PutUserPolicy adds or replaces an inline policy (aggregate limit 2,048
 // non-white-space characters per user).
 func (c *iamClient) PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, _ ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error) {
-	if in == nil || str(in.UserName) == "" || str(in.PolicyName) == "" || str(in.PolicyDocument) == "" {
-		return nil, opErr("IAM", "PutUserPolicy", required("PutUserPolicyInput", "PolicyDocument", "PolicyName", "UserName"))
-	}
-	err := c.c.do(ctx, "IAM", "PutUserPolicy", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		return putInline(u.inline, *in.PolicyName, *in.PolicyDocument, maxUserInlineSize, "user "+u.name)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.PutUserPolicyOutput{}, nil
+	in = orEmpty(in)
+	return putInline(ctx, c, "PutUserPolicy", userKind, in.UserName, in.PolicyName, in.PolicyDocument, &iam.PutUserPolicyOutput{})
 }
 
 // DeleteUserPolicy removes an inline policy.
 func (c *iamClient) DeleteUserPolicy(ctx context.Context, in *iam.DeleteUserPolicyInput, _ ...func(*iam.Options)) (*iam.DeleteUserPolicyOutput, error) {
-	if in == nil || str(in.UserName) == "" || str(in.PolicyName) == "" {
-		return nil, opErr("IAM", "DeleteUserPolicy", required("DeleteUserPolicyInput", "PolicyName", "UserName"))
-	}
-	err := c.c.do(ctx, "IAM", "DeleteUserPolicy", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		if u.inline[*in.PolicyName] == nil {
-			return noSuchEntity("The user policy with name %s cannot be found.", *in.PolicyName)
-		}
-		delete(u.inline, *in.PolicyName)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DeleteUserPolicyOutput{}, nil
+	in = orEmpty(in)
+	return deleteInline(ctx, c, "DeleteUserPolicy", userKind, in.UserName, in.PolicyName, &iam.DeleteUserPolicyOutput{})
 }
 
 // GetRolePolicy returns an inline policy, its document URL-encoded like AWS.
 func (c *iamClient) GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, _ ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error) {
-	if in == nil || str(in.RoleName) == "" || str(in.PolicyName) == "" {
-		return nil, opErr("IAM", "GetRolePolicy", required("GetRolePolicyInput", "PolicyName", "RoleName"))
-	}
+	in = orEmpty(in)
 	out := &iam.GetRolePolicyOutput{}
-	err := c.c.do(ctx, "IAM", "GetRolePolicy", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
-		p := r.inline[*in.PolicyName]
-		if p == nil {
-			return noSuchEntity("The role policy with name %s cannot be found.", *in.PolicyName)
-		}
-		out.RoleName, out.PolicyName, out.PolicyDocument = aws.String(r.name), aws.String(*in.PolicyName), aws.String(awsURLEncode(p.doc))
-		return nil
+	return getInline(ctx, c, "GetRolePolicy", roleKind, in.RoleName, in.PolicyName, out, func(name, policy, doc *string) {
+		out.RoleName, out.PolicyName, out.PolicyDocument = name, policy, doc
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // PutRolePolicy adds or replaces an inline policy (aggregate limit 10,240
 // characters per role); service-linked and SSO roles are unmodifiable.
 func (c *iamClient) PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, _ ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error) {
-	if in == nil || str(in.RoleName) == "" || str(in.PolicyName) == "" || str(in.PolicyDocument) == "" {
-		return nil, opErr("IAM", "PutRolePolicy", required("PutRolePolicyInput", "PolicyDocument", "PolicyName", "RoleName"))
-	}
-	err := c.c.do(ctx, "IAM", "PutRolePolicy", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := unmodifiableRole(r); err != nil {
-			return err
-		}
-		return putInline(r.inline, *in.PolicyName, *in.PolicyDocument, maxRoleInlineSize, "role "+r.name)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.PutRolePolicyOutput{}, nil
+	in = orEmpty(in)
+	return putInline(ctx, c, "PutRolePolicy", roleKind, in.RoleName, in.PolicyName, in.PolicyDocument, &iam.PutRolePolicyOutput{})
 }
 
 // DeleteRolePolicy removes an inline policy.
 func (c *iamClient) DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, _ ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error) {
-	if in == nil || str(in.RoleName) == "" || str(in.PolicyName) == "" {
-		return nil, opErr("IAM", "DeleteRolePolicy", required("DeleteRolePolicyInput", "PolicyName", "RoleName"))
-	}
-	err := c.c.do(ctx, "IAM", "DeleteRolePolicy", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := unmodifiableRole(r); err != nil {
-			return err
-		}
-		if r.inline[*in.PolicyName] == nil {
-			return noSuchEntity("The role policy with name %s cannot be found.", *in.PolicyName)
-		}
-		delete(r.inline, *in.PolicyName)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DeleteRolePolicyOutput{}, nil
+	in = orEmpty(in)
+	return deleteInline(ctx, c, "DeleteRolePolicy", roleKind, in.RoleName, in.PolicyName, &iam.DeleteRolePolicyOutput{})
 }
 
 // ---- managed policies ----
@@ -835,16 +615,10 @@ func policyOut(a *account, p *managedPolicy, full bool) types.Policy {
 // AWS, Local), OnlyAttached, PathPrefix and PolicyUsageFilter (permission
 // boundaries are not modelled, so PermissionsBoundary lists nothing).
 func (c *iamClient) ListPolicies(ctx context.Context, in *iam.ListPoliciesInput, _ ...func(*iam.Options)) (*iam.ListPoliciesOutput, error) {
-	if in == nil {
-		in = &iam.ListPoliciesInput{}
-	}
+	in = orEmpty(in)
 	out := &iam.ListPoliciesOutput{Policies: []types.Policy{}}
-	err := c.c.do(ctx, "IAM", "ListPolicies", nil, func(a *account) error {
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		prefix, err := pathPrefix(in.PathPrefix)
+	return call(ctx, c.c, "IAM", "ListPolicies", nil, out, func(a *account) error {
+		pg, err := newIAMPager(in.MaxItems, in.Marker, in.PathPrefix)
 		if err != nil {
 			return err
 		}
@@ -871,22 +645,16 @@ func (c *iamClient) ListPolicies(ctx context.Context, in *iam.ListPoliciesInput,
 			arns = append([]string(nil), arns...)
 			sort.Strings(arns)
 		}
-		page, next, trunc := pageSorted(arns, start, max, func(arn string) bool {
+		var page []string
+		page, out.Marker, out.IsTruncated = pg.page(arns, func(arn string) bool {
 			p := a.lookupPolicy(arn)
-			return p != nil && strings.HasPrefix(p.path, prefix) && (!in.OnlyAttached || a.attachN[arn] > 0)
+			return p != nil && pg.under(p.path) && (!in.OnlyAttached || a.attachN[arn] > 0)
 		})
 		for _, arn := range page {
 			out.Policies = append(out.Policies, policyOut(a, a.lookupPolicy(arn), false))
 		}
-		if trunc {
-			out.IsTruncated, out.Marker = true, encodeToken(next)
-		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetPolicy describes a managed policy (with description and tags).
@@ -895,7 +663,7 @@ func (c *iamClient) GetPolicy(ctx context.Context, in *iam.GetPolicyInput, _ ...
 		return nil, opErr("IAM", "GetPolicy", required("GetPolicyInput", "PolicyArn"))
 	}
 	out := &iam.GetPolicyOutput{}
-	err := c.c.do(ctx, "IAM", "GetPolicy", policyRes(*in.PolicyArn), func(a *account) error {
+	return call(ctx, c.c, "IAM", "GetPolicy", policyRes(*in.PolicyArn), out, func(a *account) error {
 		p, err := findPolicy(a, *in.PolicyArn)
 		if err != nil {
 			return err
@@ -904,10 +672,6 @@ func (c *iamClient) GetPolicy(ctx context.Context, in *iam.GetPolicyInput, _ ...
 		out.Policy = &tp
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetPolicyVersion returns a version's document URL-encoded like AWS.
@@ -916,7 +680,7 @@ func (c *iamClient) GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersi
 		return nil, opErr("IAM", "GetPolicyVersion", required("GetPolicyVersionInput", "PolicyArn", "VersionId"))
 	}
 	out := &iam.GetPolicyVersionOutput{}
-	err := c.c.do(ctx, "IAM", "GetPolicyVersion", policyRes(*in.PolicyArn), func(a *account) error {
+	return call(ctx, c.c, "IAM", "GetPolicyVersion", policyRes(*in.PolicyArn), out, func(a *account) error {
 		p, err := findPolicy(a, *in.PolicyArn)
 		if err != nil {
 			return err
@@ -932,10 +696,6 @@ func (c *iamClient) GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersi
 		}
 		return noSuchEntity("Policy %s version %s does not exist or is not attachable.", p.arn, *in.VersionId)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // CreatePolicy creates a customer managed policy (6,144 non-white-space
@@ -952,7 +712,7 @@ func (c *iamClient) CreatePolicy(ctx context.Context, in *iam.CreatePolicyInput,
 		}
 		return "arn:aws:iam::" + a.id + ":policy" + p + *in.PolicyName
 	}
-	err := c.c.do(ctx, "IAM", "CreatePolicy", res, func(a *account) error {
+	return call(ctx, c.c, "IAM", "CreatePolicy", res, out, func(a *account) error {
 		tags := map[string]string{}
 		for _, t := range in.Tags {
 			tags[str(t.Key)] = str(t.Value)
@@ -981,10 +741,6 @@ func (c *iamClient) CreatePolicy(ctx context.Context, in *iam.CreatePolicyInput,
 		out.Policy = &tp
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeletePolicy deletes a customer managed policy: DeleteConflictException
@@ -994,7 +750,7 @@ func (c *iamClient) DeletePolicy(ctx context.Context, in *iam.DeletePolicyInput,
 	if in == nil || str(in.PolicyArn) == "" {
 		return nil, opErr("IAM", "DeletePolicy", required("DeletePolicyInput", "PolicyArn"))
 	}
-	err := c.c.do(ctx, "IAM", "DeletePolicy", policyRes(*in.PolicyArn), func(a *account) error {
+	return call(ctx, c.c, "IAM", "DeletePolicy", policyRes(*in.PolicyArn), &iam.DeletePolicyOutput{}, func(a *account) error {
 		p, err := findPolicy(a, *in.PolicyArn)
 		if err != nil {
 			return err
@@ -1013,10 +769,19 @@ func (c *iamClient) DeletePolicy(ctx context.Context, in *iam.DeletePolicyInput,
 		a.policyKeys = removeKey(a.policyKeys, key)
 		return nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// holding returns the keys, each after tag, of k's entities under pg's
+// PathPrefix that have arn attached.
+func holding[T any](a *account, k *entityKind[T], pg *iamPager, arn, tag string) []string {
+	var keys []string
+	all := k.all(a)
+	for _, key := range *k.keys(a) {
+		if e := k.entity(all[key]); hasKey(e.managed, arn) && pg.under(e.path) {
+			keys = append(keys, tag+key)
+		}
 	}
-	return &iam.DeletePolicyOutput{}, nil
+	return keys
 }
 
 // ListEntitiesForPolicy lists the groups, roles and users a managed policy
@@ -1026,43 +791,28 @@ func (c *iamClient) ListEntitiesForPolicy(ctx context.Context, in *iam.ListEntit
 		return nil, opErr("IAM", "ListEntitiesForPolicy", required("ListEntitiesForPolicyInput", "PolicyArn"))
 	}
 	out := &iam.ListEntitiesForPolicyOutput{PolicyGroups: []types.PolicyGroup{}, PolicyRoles: []types.PolicyRole{}, PolicyUsers: []types.PolicyUser{}}
-	err := c.c.do(ctx, "IAM", "ListEntitiesForPolicy", policyRes(*in.PolicyArn), func(a *account) error {
+	return call(ctx, c.c, "IAM", "ListEntitiesForPolicy", policyRes(*in.PolicyArn), out, func(a *account) error {
 		p, err := findPolicy(a, *in.PolicyArn)
 		if err != nil {
 			return err
 		}
-		start, max, err := iamPage(in.MaxItems, in.Marker)
-		if err != nil {
-			return err
-		}
-		prefix, err := pathPrefix(in.PathPrefix)
+		pg, err := newIAMPager(in.MaxItems, in.Marker, in.PathPrefix)
 		if err != nil {
 			return err
 		}
 		want := func(t types.EntityType) bool { return in.EntityFilter == "" || in.EntityFilter == t }
 		var keys []string
 		if want(types.EntityTypeGroup) {
-			for _, k := range a.groupKey {
-				if g := a.groups[k]; hasKey(g.managed, p.arn) && strings.HasPrefix(g.path, prefix) {
-					keys = append(keys, "g/"+k)
-				}
-			}
+			keys = append(keys, holding(a, groupKind, pg, p.arn, "g/")...)
 		}
 		if want(types.EntityTypeRole) {
-			for _, k := range a.roleKeys {
-				if r := a.roles[k]; hasKey(r.managed, p.arn) && strings.HasPrefix(r.path, prefix) {
-					keys = append(keys, "r/"+k)
-				}
-			}
+			keys = append(keys, holding(a, roleKind, pg, p.arn, "r/")...)
 		}
 		if want(types.EntityTypeUser) {
-			for _, k := range a.userKeys {
-				if u := a.users[k]; hasKey(u.managed, p.arn) && strings.HasPrefix(u.path, prefix) {
-					keys = append(keys, "u/"+k)
-				}
-			}
+			keys = append(keys, holding(a, userKind, pg, p.arn, "u/")...)
 		}
-		page, next, trunc := pageSorted(keys, start, max, nil)
+		var page []string
+		page, out.Marker, out.IsTruncated = pg.page(keys, nil)
 		for _, k := range page {
 			switch name := k[2:]; k[0] {
 			case 'g':
@@ -1076,15 +826,8 @@ func (c *iamClient) ListEntitiesForPolicy(ctx context.Context, in *iam.ListEntit
 				out.PolicyUsers = append(out.PolicyUsers, types.PolicyUser{UserId: aws.String(u.id), UserName: aws.String(u.name)})
 			}
 		}
-		if trunc {
-			out.IsTruncated, out.Marker = true, encodeToken(next)
-		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // attachManaged attaches arn to an entity's sorted list; attaching an
@@ -1119,117 +862,54 @@ func detachManaged(a *account, list *[]string, arn string) error {
 	return nil
 }
 
+// managedOp is Attach{User,Role,Group}Policy (attach) and
+// Detach{User,Role,Group}Policy.
+func managedOp[T, O any](ctx context.Context, c *iamClient, op string, k *entityKind[T], name, arn *string, attach bool, out *O) (*O, error) {
+	if str(name) == "" || str(arn) == "" {
+		return nil, k.missing(op, "PolicyArn")
+	}
+	return onEntity(ctx, c, op, k, *name, true, out, func(a *account, t *T) error {
+		e := k.entity(t)
+		if attach {
+			return attachManaged(a, &e.managed, *arn, k.quota)
+		}
+		return detachManaged(a, &e.managed, *arn)
+	})
+}
+
 // AttachUserPolicy attaches a managed policy to a user (at most 10).
 func (c *iamClient) AttachUserPolicy(ctx context.Context, in *iam.AttachUserPolicyInput, _ ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error) {
-	if in == nil || str(in.UserName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "AttachUserPolicy", required("AttachUserPolicyInput", "PolicyArn", "UserName"))
-	}
-	err := c.c.do(ctx, "IAM", "AttachUserPolicy", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		return attachManaged(a, &u.managed, *in.PolicyArn, "PoliciesPerUser")
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.AttachUserPolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "AttachUserPolicy", userKind, in.UserName, in.PolicyArn, true, &iam.AttachUserPolicyOutput{})
 }
 
 // DetachUserPolicy detaches a managed policy; NoSuchEntity when not attached.
 func (c *iamClient) DetachUserPolicy(ctx context.Context, in *iam.DetachUserPolicyInput, _ ...func(*iam.Options)) (*iam.DetachUserPolicyOutput, error) {
-	if in == nil || str(in.UserName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "DetachUserPolicy", required("DetachUserPolicyInput", "PolicyArn", "UserName"))
-	}
-	err := c.c.do(ctx, "IAM", "DetachUserPolicy", userRes(*in.UserName), func(a *account) error {
-		u, err := findUser(a, *in.UserName)
-		if err != nil {
-			return err
-		}
-		return detachManaged(a, &u.managed, *in.PolicyArn)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DetachUserPolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "DetachUserPolicy", userKind, in.UserName, in.PolicyArn, false, &iam.DetachUserPolicyOutput{})
 }
 
 // AttachRolePolicy attaches a managed policy to a role (at most 10);
 // service-linked and SSO roles are unmodifiable.
 func (c *iamClient) AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, _ ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error) {
-	if in == nil || str(in.RoleName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "AttachRolePolicy", required("AttachRolePolicyInput", "PolicyArn", "RoleName"))
-	}
-	err := c.c.do(ctx, "IAM", "AttachRolePolicy", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := unmodifiableRole(r); err != nil {
-			return err
-		}
-		return attachManaged(a, &r.managed, *in.PolicyArn, "PoliciesPerRole")
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.AttachRolePolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "AttachRolePolicy", roleKind, in.RoleName, in.PolicyArn, true, &iam.AttachRolePolicyOutput{})
 }
 
 // DetachRolePolicy detaches a managed policy from a role.
 func (c *iamClient) DetachRolePolicy(ctx context.Context, in *iam.DetachRolePolicyInput, _ ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error) {
-	if in == nil || str(in.RoleName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "DetachRolePolicy", required("DetachRolePolicyInput", "PolicyArn", "RoleName"))
-	}
-	err := c.c.do(ctx, "IAM", "DetachRolePolicy", roleRes(*in.RoleName), func(a *account) error {
-		r, err := findRole(a, *in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := unmodifiableRole(r); err != nil {
-			return err
-		}
-		return detachManaged(a, &r.managed, *in.PolicyArn)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DetachRolePolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "DetachRolePolicy", roleKind, in.RoleName, in.PolicyArn, false, &iam.DetachRolePolicyOutput{})
 }
 
 // AttachGroupPolicy attaches a managed policy to a group (at most 10).
 func (c *iamClient) AttachGroupPolicy(ctx context.Context, in *iam.AttachGroupPolicyInput, _ ...func(*iam.Options)) (*iam.AttachGroupPolicyOutput, error) {
-	if in == nil || str(in.GroupName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "AttachGroupPolicy", required("AttachGroupPolicyInput", "GroupName", "PolicyArn"))
-	}
-	err := c.c.do(ctx, "IAM", "AttachGroupPolicy", groupRes(*in.GroupName), func(a *account) error {
-		g, err := findGroup(a, *in.GroupName)
-		if err != nil {
-			return err
-		}
-		return attachManaged(a, &g.managed, *in.PolicyArn, "PoliciesPerGroup")
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.AttachGroupPolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "AttachGroupPolicy", groupKind, in.GroupName, in.PolicyArn, true, &iam.AttachGroupPolicyOutput{})
 }
 
 // DetachGroupPolicy detaches a managed policy from a group.
 func (c *iamClient) DetachGroupPolicy(ctx context.Context, in *iam.DetachGroupPolicyInput, _ ...func(*iam.Options)) (*iam.DetachGroupPolicyOutput, error) {
-	if in == nil || str(in.GroupName) == "" || str(in.PolicyArn) == "" {
-		return nil, opErr("IAM", "DetachGroupPolicy", required("DetachGroupPolicyInput", "GroupName", "PolicyArn"))
-	}
-	err := c.c.do(ctx, "IAM", "DetachGroupPolicy", groupRes(*in.GroupName), func(a *account) error {
-		g, err := findGroup(a, *in.GroupName)
-		if err != nil {
-			return err
-		}
-		return detachManaged(a, &g.managed, *in.PolicyArn)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.DetachGroupPolicyOutput{}, nil
+	in = orEmpty(in)
+	return managedOp(ctx, c, "DetachGroupPolicy", groupKind, in.GroupName, in.PolicyArn, false, &iam.DetachGroupPolicyOutput{})
 }

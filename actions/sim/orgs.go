@@ -171,11 +171,38 @@ func requirePolicyType(t types.PolicyType) error {
 	return nil
 }
 
+// mgmtCall runs an Organizations operation that only the management account
+// may call; fn gets the Org.
+func mgmtCall[O any](ctx context.Context, c *orgsClient, op string, out *O, fn func(o *Org) error) (*O, error) {
+	return call(ctx, c.c, "Organizations", op, nil, out, func(*account) error {
+		if err := c.mgmtOnly(); err != nil {
+			return err
+		}
+		return fn(c.c.o)
+	})
+}
+
+// policyOf is an SCP with its content.
+func policyOf(p *scp) *types.Policy {
+	return &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+}
+
+func validSCPDescription(d string) error {
+	if len(d) > 512 {
+		return &types.InvalidInputException{Message: aws.String("Description is longer than 512 characters."), Reason: types.InvalidInputExceptionReasonMaxLengthExceeded}
+	}
+	return nil
+}
+
+func duplicatePolicy() error {
+	return &types.DuplicatePolicyException{Message: aws.String("A policy with the same name already exists.")}
+}
+
 // DescribeOrganization works from every account of the Organization and
 // fails with AWSOrganizationsNotInUseException in a standalone account.
 func (c *orgsClient) DescribeOrganization(ctx context.Context, _ *organizations.DescribeOrganizationInput, _ ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
 	out := &organizations.DescribeOrganizationOutput{}
-	err := c.c.do(ctx, "Organizations", "DescribeOrganization", nil, func(*account) error {
+	return call(ctx, c.c, "Organizations", "DescribeOrganization", nil, out, func(*account) error {
 		o := c.c.o
 		if !o.isOrg {
 			return notInUse()
@@ -188,30 +215,16 @@ func (c *orgsClient) DescribeOrganization(ctx context.Context, _ *organizations.
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListAccounts lists the accounts, management first, up to 20 a page.
 func (c *orgsClient) ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
-	if in == nil {
-		in = &organizations.ListAccountsInput{}
-	}
+	in = orEmpty(in)
 	out := &organizations.ListAccountsOutput{Accounts: []types.Account{}}
-	err := c.c.do(ctx, "Organizations", "ListAccounts", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
-		start, max, err := orgPage(in.MaxResults, in.NextToken)
+	return mgmtCall(ctx, c, "ListAccounts", out, func(o *Org) error {
+		page, next, err := pageOrg(o.accountIDsLocked(), in.MaxResults, in.NextToken)
 		if err != nil {
 			return err
-		}
-		page, next, ok := pageOrdered(o.accountIDsLocked(), start, max)
-		if !ok {
-			return badToken()
 		}
 		for _, id := range page {
 			a := o.accounts[id]
@@ -229,39 +242,22 @@ func (c *orgsClient) ListAccounts(ctx context.Context, in *organizations.ListAcc
 		out.NextToken = next
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func badToken() error {
-	return &types.InvalidInputException{Message: aws.String("The provided NextToken is not valid."), Reason: types.InvalidInputExceptionReasonInvalidPaginationToken}
 }
 
 // ListRoots lists the one root.
 func (c *orgsClient) ListRoots(ctx context.Context, in *organizations.ListRootsInput, _ ...func(*organizations.Options)) (*organizations.ListRootsOutput, error) {
-	if in == nil {
-		in = &organizations.ListRootsInput{}
-	}
+	in = orEmpty(in)
 	out := &organizations.ListRootsOutput{Roots: []types.Root{}}
-	err := c.c.do(ctx, "Organizations", "ListRoots", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
+	return mgmtCall(ctx, c, "ListRoots", out, func(o *Org) error {
 		if _, _, err := orgPage(in.MaxResults, in.NextToken); err != nil {
 			return err
 		}
 		if in.NextToken != nil {
 			return badToken()
 		}
-		out.Roots = append(out.Roots, *c.c.o.rootOut())
+		out.Roots = append(out.Roots, *o.rootOut())
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // EnablePolicyType enables SCPs and attaches FullAWSAccess to the root,
@@ -271,11 +267,7 @@ func (c *orgsClient) EnablePolicyType(ctx context.Context, in *organizations.Ena
 		return nil, opErr("Organizations", "EnablePolicyType", required("EnablePolicyTypeInput", "PolicyType", "RootId"))
 	}
 	out := &organizations.EnablePolicyTypeOutput{}
-	err := c.c.do(ctx, "Organizations", "EnablePolicyType", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
+	return mgmtCall(ctx, c, "EnablePolicyType", out, func(o *Org) error {
 		if *in.RootId != o.rootID {
 			return &types.RootNotFoundException{Message: aws.String("We can't find a root with the RootId that you specified: " + clip(*in.RootId))}
 		}
@@ -289,10 +281,6 @@ func (c *orgsClient) EnablePolicyType(ctx context.Context, in *organizations.Ena
 		out.Root = o.rootOut()
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (o *Org) scpIDsLocked() []string {
@@ -309,34 +297,11 @@ func (c *orgsClient) ListPolicies(ctx context.Context, in *organizations.ListPol
 	if in == nil || in.Filter == "" {
 		return nil, opErr("Organizations", "ListPolicies", required("ListPoliciesInput", "Filter"))
 	}
-	out := &organizations.ListPoliciesOutput{Policies: []types.PolicySummary{}}
-	err := c.c.do(ctx, "Organizations", "ListPolicies", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
-		start, max, err := orgPage(in.MaxResults, in.NextToken)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		if in.Filter == types.PolicyTypeServiceControlPolicy {
-			ids = o.scpIDsLocked()
-		}
-		page, next, ok := pageOrdered(ids, start, max)
-		if !ok {
-			return badToken()
-		}
-		for _, id := range page {
-			out.Policies = append(out.Policies, *summary(o.scps[id]))
-		}
-		out.NextToken = next
-		return nil
+	out := &organizations.ListPoliciesOutput{}
+	return mgmtCall(ctx, c, "ListPolicies", out, func(o *Org) (err error) {
+		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, o.scpIDsLocked(), in.MaxResults, in.NextToken)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DescribePolicy returns an SCP with its content.
@@ -345,21 +310,14 @@ func (c *orgsClient) DescribePolicy(ctx context.Context, in *organizations.Descr
 		return nil, opErr("Organizations", "DescribePolicy", required("DescribePolicyInput", "PolicyId"))
 	}
 	out := &organizations.DescribePolicyOutput{}
-	err := c.c.do(ctx, "Organizations", "DescribePolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		p, err := c.c.o.findSCP(*in.PolicyId)
+	return mgmtCall(ctx, c, "DescribePolicy", out, func(o *Org) error {
+		p, err := o.findSCP(*in.PolicyId)
 		if err != nil {
 			return err
 		}
-		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		out.Policy = policyOf(p)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // checkSCP validates SCP content: at most 5,120 characters including white
@@ -401,26 +359,22 @@ func (c *orgsClient) CreatePolicy(ctx context.Context, in *organizations.CreateP
 		return nil, opErr("Organizations", "CreatePolicy", required("CreatePolicyInput", "Content", "Description", "Name", "Type"))
 	}
 	out := &organizations.CreatePolicyOutput{}
-	err := c.c.do(ctx, "Organizations", "CreatePolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
+	return mgmtCall(ctx, c, "CreatePolicy", out, func(o *Org) error {
 		if err := requirePolicyType(in.Type); err != nil {
 			return err
 		}
 		if err := validSCPName(*in.Name); err != nil {
 			return err
 		}
-		if len(str(in.Description)) > 512 {
-			return &types.InvalidInputException{Message: aws.String("Description is longer than 512 characters."), Reason: types.InvalidInputExceptionReasonMaxLengthExceeded}
+		if err := validSCPDescription(str(in.Description)); err != nil {
+			return err
 		}
 		parsed, err := checkSCP(*in.Content)
 		if err != nil {
 			return err
 		}
 		if o.scpNameTaken(*in.Name, "") {
-			return &types.DuplicatePolicyException{Message: aws.String("A policy with the same name already exists.")}
+			return duplicatePolicy()
 		}
 		if len(o.scps) >= maxSCPs {
 			return &types.ConstraintViolationException{Message: aws.String("You have reached the maximum number of policies."), Reason: types.ConstraintViolationExceptionReasonPolicyNumberLimitExceeded}
@@ -431,13 +385,9 @@ func (c *orgsClient) CreatePolicy(ctx context.Context, in *organizations.CreateP
 			name: *in.Name, desc: str(in.Description), content: *in.Content, parsed: parsed,
 		}
 		o.scps[id] = p
-		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		out.Policy = policyOf(p)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdatePolicy changes an SCP's name, description or content; the AWS
@@ -447,11 +397,7 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 		return nil, opErr("Organizations", "UpdatePolicy", required("UpdatePolicyInput", "PolicyId"))
 	}
 	out := &organizations.UpdatePolicyOutput{}
-	err := c.c.do(ctx, "Organizations", "UpdatePolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
+	return mgmtCall(ctx, c, "UpdatePolicy", out, func(o *Org) error {
 		p, err := o.findSCP(*in.PolicyId)
 		if err != nil {
 			return err
@@ -465,13 +411,13 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 				return err
 			}
 			if o.scpNameTaken(*in.Name, p.id) {
-				return &types.DuplicatePolicyException{Message: aws.String("A policy with the same name already exists.")}
+				return duplicatePolicy()
 			}
 			next.name = *in.Name
 		}
 		if in.Description != nil {
-			if len(*in.Description) > 512 {
-				return &types.InvalidInputException{Message: aws.String("Description is longer than 512 characters."), Reason: types.InvalidInputExceptionReasonMaxLengthExceeded}
+			if err := validSCPDescription(*in.Description); err != nil {
+				return err
 			}
 			next.desc = *in.Description
 		}
@@ -483,13 +429,9 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 			next.content, next.parsed = *in.Content, parsed
 		}
 		*p = next
-		out.Policy = &types.Policy{Content: aws.String(p.content), PolicySummary: summary(p)}
+		out.Policy = policyOf(p)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeletePolicy deletes an SCP; PolicyInUseException while attached.
@@ -497,11 +439,7 @@ func (c *orgsClient) DeletePolicy(ctx context.Context, in *organizations.DeleteP
 	if in == nil || str(in.PolicyId) == "" {
 		return nil, opErr("Organizations", "DeletePolicy", required("DeletePolicyInput", "PolicyId"))
 	}
-	err := c.c.do(ctx, "Organizations", "DeletePolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
+	return mgmtCall(ctx, c, "DeletePolicy", &organizations.DeletePolicyOutput{}, func(o *Org) error {
 		p, err := o.findSCP(*in.PolicyId)
 		if err != nil {
 			return err
@@ -517,10 +455,6 @@ func (c *orgsClient) DeletePolicy(ctx context.Context, in *organizations.DeleteP
 		delete(o.scps, p.id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &organizations.DeletePolicyOutput{}, nil
 }
 
 // ListPoliciesForTarget lists the SCPs attached directly to a root, OU or
@@ -529,37 +463,14 @@ func (c *orgsClient) ListPoliciesForTarget(ctx context.Context, in *organization
 	if in == nil || in.Filter == "" || str(in.TargetId) == "" {
 		return nil, opErr("Organizations", "ListPoliciesForTarget", required("ListPoliciesForTargetInput", "Filter", "TargetId"))
 	}
-	out := &organizations.ListPoliciesForTargetOutput{Policies: []types.PolicySummary{}}
-	err := c.c.do(ctx, "Organizations", "ListPoliciesForTarget", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
+	out := &organizations.ListPoliciesForTargetOutput{}
+	return mgmtCall(ctx, c, "ListPoliciesForTarget", out, func(o *Org) (err error) {
 		if err := o.findTarget(*in.TargetId); err != nil {
 			return err
 		}
-		start, max, err := orgPage(in.MaxResults, in.NextToken)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		if in.Filter == types.PolicyTypeServiceControlPolicy {
-			ids = o.attached[*in.TargetId]
-		}
-		page, next, ok := pageOrdered(ids, start, max)
-		if !ok {
-			return badToken()
-		}
-		for _, id := range page {
-			out.Policies = append(out.Policies, *summary(o.scps[id]))
-		}
-		out.NextToken = next
-		return nil
+		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, o.attached[*in.TargetId], in.MaxResults, in.NextToken)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AttachPolicy attaches an SCP to a root, OU or account (at most 5 per
@@ -568,22 +479,14 @@ func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachP
 	if in == nil || str(in.PolicyId) == "" || str(in.TargetId) == "" {
 		return nil, opErr("Organizations", "AttachPolicy", required("AttachPolicyInput", "PolicyId", "TargetId"))
 	}
-	err := c.c.do(ctx, "Organizations", "AttachPolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
-		p, err := o.findSCP(*in.PolicyId)
+	return mgmtCall(ctx, c, "AttachPolicy", &organizations.AttachPolicyOutput{}, func(o *Org) error {
+		p, ids, err := o.attachment(*in.PolicyId, *in.TargetId)
 		if err != nil {
-			return err
-		}
-		if err := o.findTarget(*in.TargetId); err != nil {
 			return err
 		}
 		if !o.scpEnabled {
 			return &types.PolicyTypeNotEnabledException{Message: aws.String("This operation can be performed only for enabled policy types.")}
 		}
-		ids := o.attached[*in.TargetId]
 		if containsStr(ids, p.id) {
 			return &types.DuplicatePolicyAttachmentException{Message: aws.String("The selected policy is already attached to the specified target.")}
 		}
@@ -596,10 +499,6 @@ func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachP
 		o.attached[*in.TargetId] = append(ids, p.id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &organizations.AttachPolicyOutput{}, nil
 }
 
 // DetachPolicy detaches an SCP; PolicyNotAttachedException when it is not
@@ -609,19 +508,11 @@ func (c *orgsClient) DetachPolicy(ctx context.Context, in *organizations.DetachP
 	if in == nil || str(in.PolicyId) == "" || str(in.TargetId) == "" {
 		return nil, opErr("Organizations", "DetachPolicy", required("DetachPolicyInput", "PolicyId", "TargetId"))
 	}
-	err := c.c.do(ctx, "Organizations", "DetachPolicy", nil, func(*account) error {
-		if err := c.mgmtOnly(); err != nil {
-			return err
-		}
-		o := c.c.o
-		p, err := o.findSCP(*in.PolicyId)
+	return mgmtCall(ctx, c, "DetachPolicy", &organizations.DetachPolicyOutput{}, func(o *Org) error {
+		p, ids, err := o.attachment(*in.PolicyId, *in.TargetId)
 		if err != nil {
 			return err
 		}
-		if err := o.findTarget(*in.TargetId); err != nil {
-			return err
-		}
-		ids := o.attached[*in.TargetId]
 		if !containsStr(ids, p.id) {
 			return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
 		}
@@ -640,10 +531,35 @@ func (c *orgsClient) DetachPolicy(ctx context.Context, in *organizations.DetachP
 		o.attached[*in.TargetId] = rest
 		return nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// attachment resolves the SCP and target of AttachPolicy or DetachPolicy; ids
+// are the SCPs attached to the target.
+func (o *Org) attachment(policyID, targetID string) (p *scp, ids []string, err error) {
+	if p, err = o.findSCP(policyID); err != nil {
+		return nil, nil, err
 	}
-	return &organizations.DetachPolicyOutput{}, nil
+	if err := o.findTarget(targetID); err != nil {
+		return nil, nil, err
+	}
+	return p, o.attached[targetID], nil
+}
+
+// pageSCPs pages the SCPs ids (none unless filter is
+// SERVICE_CONTROL_POLICY), honouring MaxResults and NextToken.
+func (o *Org) pageSCPs(filter types.PolicyType, ids []string, maxResults *int32, nextToken *string) ([]types.PolicySummary, *string, error) {
+	if filter != types.PolicyTypeServiceControlPolicy {
+		ids = nil
+	}
+	page, next, err := pageOrg(ids, maxResults, nextToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]types.PolicySummary, 0, len(page))
+	for _, id := range page {
+		out = append(out, *summary(o.scps[id]))
+	}
+	return out, next, nil
 }
 
 // SCPsFor returns the ids of the SCPs attached directly to a target (root,

@@ -60,6 +60,52 @@ func pageSorted(keys []string, start string, max int, keep func(string) bool) (p
 	return page, "", false
 }
 
+// pathPrefix decodes an IAM PathPrefix ("/" when absent).
+func pathPrefix(p *string) (string, error) {
+	s := str(p)
+	if s == "" {
+		return "/", nil
+	}
+	if !strings.HasPrefix(s, "/") || len(s) > 512 {
+		return "", validationError("Invalid PathPrefix " + clip(s))
+	}
+	return s, nil
+}
+
+// iamPager is an IAM List call's MaxItems, Marker and PathPrefix.
+type iamPager struct {
+	start  string
+	max    int
+	prefix string
+}
+
+// newIAMPager decodes MaxItems, Marker and PathPrefix (nil: "/"), failing
+// on the first invalid one in that order.
+func newIAMPager(maxItems *int32, marker, prefix *string) (*iamPager, error) {
+	start, max, err := iamPage(maxItems, marker)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pathPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &iamPager{start: start, max: max, prefix: p}, nil
+}
+
+// under reports whether path is under the PathPrefix.
+func (pg *iamPager) under(path string) bool { return strings.HasPrefix(path, pg.prefix) }
+
+// page pages sorted keys that keep accepts (nil: all) and returns the
+// output's Marker and IsTruncated with the page.
+func (pg *iamPager) page(keys []string, keep func(string) bool) (page []string, marker *string, truncated bool) {
+	page, next, truncated := pageSorted(keys, pg.start, pg.max, keep)
+	if truncated {
+		marker = encodeToken(next)
+	}
+	return page, marker, truncated
+}
+
 // orgPage decodes Organizations MaxResults (1-20, default 20) and NextToken.
 func orgPage(maxResults *int32, nextToken *string) (start string, max int, err error) {
 	max = 20
@@ -74,9 +120,27 @@ func orgPage(maxResults *int32, nextToken *string) (start string, max int, err e
 	}
 	start, ok := decodeToken(nextToken)
 	if !ok {
-		return "", 0, &orgtypes.InvalidInputException{Message: aws.String("The provided NextToken is not valid."), Reason: orgtypes.InvalidInputExceptionReasonInvalidPaginationToken}
+		return "", 0, badToken()
 	}
 	return start, max, nil
+}
+
+func badToken() error {
+	return &orgtypes.InvalidInputException{Message: aws.String("The provided NextToken is not valid."), Reason: orgtypes.InvalidInputExceptionReasonInvalidPaginationToken}
+}
+
+// pageOrg pages ordered keys, honouring Organizations MaxResults and
+// NextToken; next is nil on the last page.
+func pageOrg(keys []string, maxResults *int32, nextToken *string) (page []string, next *string, err error) {
+	start, max, err := orgPage(maxResults, nextToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	page, next, ok := pageOrdered(keys, start, max)
+	if !ok {
+		return nil, nil, badToken()
+	}
+	return page, next, nil
 }
 
 // pageOrdered pages an ordered (not necessarily sorted) list of keys; start

@@ -145,22 +145,13 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 			}
 		}
 	}
+	var hasA, hasR bool
 	var err error
-	a, hasA := m["Action"]
-	na, hasNA := m["NotAction"]
-	switch {
-	case hasA && hasNA:
-		return st, errors.New("statement has both Action and NotAction")
-	case hasA:
-		st.actions, err = stringList("Action", a)
-	case hasNA:
-		st.notAction = true
-		st.actions, err = stringList("NotAction", na)
-	default:
-		return st, errors.New("policy statement must contain actions")
-	}
-	if err != nil {
+	if st.actions, st.notAction, hasA, err = listOrNot(m, "Action"); err != nil {
 		return st, err
+	}
+	if !hasA {
+		return st, errors.New("policy statement must contain actions")
 	}
 	for i, act := range st.actions {
 		if act != "*" {
@@ -171,23 +162,14 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 		}
 		st.actions[i] = strings.ToLower(act)
 	}
-	r, hasR := m["Resource"]
-	nr, hasNR := m["NotResource"]
-	switch {
-	case hasR && hasNR:
-		return st, errors.New("statement has both Resource and NotResource")
-	case hasR:
-		st.resources, err = stringList("Resource", r)
-	case hasNR:
-		st.notResource = true
-		st.resources, err = stringList("NotResource", nr)
-	case kind == identityPolicy:
-		return st, errors.New("policy statement must contain resources")
-	default:
-		st.resources = []string{"*"}
-	}
-	if err != nil {
+	if st.resources, st.notResource, hasR, err = listOrNot(m, "Resource"); err != nil {
 		return st, err
+	}
+	if !hasR {
+		if kind == identityPolicy {
+			return st, errors.New("policy statement must contain resources")
+		}
+		st.resources = []string{"*"}
 	}
 	if c, ok := m["Condition"]; ok {
 		st.conds, err = parseConditions(c)
@@ -196,6 +178,22 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 		}
 	}
 	return st, nil
+}
+
+// listOrNot reads a statement's field or its Not form (not both): the list,
+// whether it is the Not form and whether either is present.
+func listOrNot(m map[string]any, field string) (list []string, not, present bool, err error) {
+	v, has := m[field]
+	nv, hasNot := m["Not"+field]
+	switch {
+	case has && hasNot:
+		return nil, false, true, fmt.Errorf("statement has both %s and Not%s", field, field)
+	case has:
+		list, err = stringList(field, v)
+	case hasNot:
+		list, err = stringList("Not"+field, nv)
+	}
+	return list, hasNot, has || hasNot, err
 }
 
 func stringList(field string, v any) ([]string, error) {
@@ -361,24 +359,7 @@ func (p *policy) allows(r *reqCtx) bool {
 }
 
 func (st *statement) applies(r *reqCtx, deny bool) bool {
-	hit := false
-	for _, a := range st.actions {
-		if globMatch(a, r.action) {
-			hit = true
-			break
-		}
-	}
-	if hit == st.notAction {
-		return false
-	}
-	hit = false
-	for _, res := range st.resources {
-		if globMatch(res, r.resource) {
-			hit = true
-			break
-		}
-	}
-	if hit == st.notResource {
+	if globAny(st.actions, r.action) == st.notAction || globAny(st.resources, r.resource) == st.notResource {
 		return false
 	}
 	for i := range st.conds {
@@ -551,6 +532,16 @@ func numCmp(f func(a, b float64) bool) cmpFunc {
 	}
 }
 
+// globAny reports whether one of patterns matches s.
+func globAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if globMatch(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // globMatch matches s against pattern with * (any run) and ? (one
 // character). Case-sensitive; callers lower-case both sides for actions.
 func globMatch(pattern, s string) bool {
@@ -558,33 +549,13 @@ func globMatch(pattern, s string) bool {
 		return true
 	}
 	if !isASCII(pattern) || !isASCII(s) {
-		return globRunes([]rune(pattern), []rune(s))
+		return glob([]rune(pattern), []rune(s))
 	}
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[n]):
-			p++
-			n++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, n
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			n = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
+	return glob([]byte(pattern), []byte(s)) // the compiler does not copy: glob only reads
 }
 
-func globRunes(pattern, s []rune) bool {
+// glob is globMatch over bytes (ASCII) or runes.
+func glob[E byte | rune](pattern, s []E) bool {
 	p, n := 0, 0
 	star, mark := -1, 0
 	for n < len(s) {

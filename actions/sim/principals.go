@@ -61,17 +61,22 @@ type Policy struct {
 	Created                 time.Time
 }
 
-type user struct {
+// entity is what users, roles and groups share.
+type entity struct {
 	name, path, id string
 	created        time.Time
-	tags           map[string]string
-	login          *loginProfile
-	keys           []*accessKey
-	ssh            []*cred
-	svc            []*cred
-	groups         []string // lower-case group names, sorted
 	inline         map[string]*inlinePolicy
 	managed        []string // policy ARNs, sorted
+}
+
+type user struct {
+	entity
+	tags   map[string]string
+	login  *loginProfile
+	keys   []*accessKey
+	ssh    []*cred
+	svc    []*cred
+	groups []string // lower-case group names, sorted
 }
 
 type loginProfile struct {
@@ -79,17 +84,24 @@ type loginProfile struct {
 	resetRequired bool
 }
 
+// credBase is what access keys, SSH public keys and service-specific
+// credentials share.
+type credBase struct {
+	id      string
+	active  bool
+	created time.Time
+}
+
+func (c *credBase) base() *credBase { return c }
+
 type accessKey struct {
-	id         string
-	active     bool
-	created    time.Time
+	credBase
 	secretHash [32]byte
 }
 
+// cred is an SSH public key or a service-specific credential.
 type cred struct {
-	id          string
-	active      bool
-	created     time.Time
+	credBase
 	service     string
 	serviceUser string
 }
@@ -100,21 +112,15 @@ type inlinePolicy struct {
 }
 
 type role struct {
-	name, path, id string
-	created        time.Time
-	tags           map[string]string
-	trust          string
-	description    string
-	inline         map[string]*inlinePolicy
-	managed        []string
+	entity
+	tags        map[string]string
+	trust       string
+	description string
 }
 
 type group struct {
-	name, path, id string
-	created        time.Time
-	inline         map[string]*inlinePolicy
-	managed        []string
-	members        []string // lower-case user names, sorted
+	entity
+	members []string // lower-case user names, sorted
 }
 
 type managedPolicy struct {
@@ -142,15 +148,57 @@ func (p *managedPolicy) current() *policyVersion {
 	return p.versions[len(p.versions)-1]
 }
 
-func (u *user) arn(acct string) string  { return "arn:aws:iam::" + acct + ":user" + u.path + u.name }
-func (r *role) arn(acct string) string  { return "arn:aws:iam::" + acct + ":role" + r.path + r.name }
-func (g *group) arn(acct string) string { return "arn:aws:iam::" + acct + ":group" + g.path + g.name }
+// iamARN is the ARN of a user, role or group (kind).
+func iamARN(acct, kind, path, name string) string {
+	return "arn:aws:iam::" + acct + ":" + kind + path + name
+}
+
+func (u *user) arn(acct string) string  { return iamARN(acct, "user", u.path, u.name) }
+func (r *role) arn(acct string) string  { return iamARN(acct, "role", r.path, r.name) }
+func (g *group) arn(acct string) string { return iamARN(acct, "group", g.path, g.name) }
 
 // unmodifiable reports whether IAM refuses policy changes on the role:
 // service-linked roles and IAM Identity Center (SSO) roles.
 func (r *role) unmodifiable() bool {
 	return strings.HasPrefix(r.path, "/aws-service-role/") || strings.HasPrefix(r.path, "/aws-reserved/sso.amazonaws.com/")
 }
+
+// entityKind describes users, roles or groups (T) to the code that treats
+// the three alike: the builder and the IAM operations.
+type entityKind[T any] struct {
+	name      string // "user", "role" or "group", as in ARNs and messages
+	param     string // the IAM API's name parameter, e.g. "UserName"
+	nameMax   int    // the longest name
+	inlineMax int    // the aggregate size of the inline policies
+	quota     string // the IAM quota on managed policies, e.g. "PoliciesPerUser"
+
+	all     func(a *account) map[string]*T // by lower-case name
+	keys    func(a *account) *[]string     // the sorted lower-case names
+	entity  func(t *T) *entity
+	protect func(t *T) error // refuses the policy changes IAM refuses (nil: none)
+}
+
+var (
+	userKind = &entityKind[user]{
+		name: "user", param: "UserName", nameMax: 64, inlineMax: maxUserInlineSize, quota: "PoliciesPerUser",
+		all:    func(a *account) map[string]*user { return a.users },
+		keys:   func(a *account) *[]string { return &a.userKeys },
+		entity: func(u *user) *entity { return &u.entity },
+	}
+	roleKind = &entityKind[role]{
+		name: "role", param: "RoleName", nameMax: 64, inlineMax: maxRoleInlineSize, quota: "PoliciesPerRole",
+		all:     func(a *account) map[string]*role { return a.roles },
+		keys:    func(a *account) *[]string { return &a.roleKeys },
+		entity:  func(r *role) *entity { return &r.entity },
+		protect: unmodifiableRole,
+	}
+	groupKind = &entityKind[group]{
+		name: "group", param: "GroupName", nameMax: 128, inlineMax: maxGroupInlineSize, quota: "PoliciesPerGroup",
+		all:    func(a *account) map[string]*group { return a.groups },
+		keys:   func(a *account) *[]string { return &a.groupKey },
+		entity: func(g *group) *entity { return &g.entity },
+	}
+)
 
 // ---- AWS managed policies (a small, shared, read-only catalog) ----
 
@@ -216,37 +264,93 @@ func (a *account) lookupPolicy(arn string) *managedPolicy {
 
 // ---- builder ----
 
-// AddUser adds an IAM user, validated like the IAM API would (names,
-// paths, tags, two access keys, policy sizes, ten managed policies).
-func (o *Org) AddUser(acct string, u User) error {
+// addIn runs add on account acct under the lock, for AddUser, AddRole,
+// AddGroup and AddPolicy; its errors name the kind and name.
+func (o *Org) addIn(acct, kind, name string, add func(a *account) error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	a, err := o.account(acct)
 	if err != nil {
-		return fmt.Errorf("add user %q: %w", u.Name, err)
+		return fmt.Errorf("add %s %q: %w", kind, name, err)
 	}
-	if err := o.addUserLocked(a, u); err != nil {
-		return fmt.Errorf("add user %q in %s: %w", clip(u.Name), acct, err)
+	if err := add(a); err != nil {
+		return fmt.Errorf("add %s %q in %s: %w", kind, clip(name), acct, err)
 	}
 	return nil
 }
 
-func (o *Org) addUserLocked(a *account, in User) error {
-	if err := validName("user", in.Name, 64); err != nil {
-		return err
+// newKey checks the name of a new user, role or group (valid, not taken
+// whatever the case) and, when limit, the Org's principal quota; it returns
+// the entity's key.
+func (k *entityKind[T]) newKey(o *Org, a *account, name string, limit bool) (string, error) {
+	if err := validName(k.name, name, k.nameMax); err != nil {
+		return "", err
 	}
-	key := strings.ToLower(in.Name)
-	if a.users[key] != nil {
-		return fmt.Errorf("user already exists")
+	key := strings.ToLower(name)
+	if k.all(a)[key] != nil {
+		return "", fmt.Errorf("%s already exists", k.name)
 	}
-	if o.principals >= MaxPrincipals {
-		return fmt.Errorf("more than %d principals", MaxPrincipals)
+	if limit && o.principals >= MaxPrincipals {
+		return "", fmt.Errorf("more than %d principals", MaxPrincipals)
 	}
-	path := in.Path
+	return key, nil
+}
+
+// policies builds a new entity's inline policies and resolves its managed
+// ones.
+func (k *entityKind[T]) policies(a *account, inline map[string]string, managed []string) (map[string]*inlinePolicy, []string, error) {
+	in, err := buildInline(inline, k.inlineMax)
+	if err != nil {
+		return nil, nil, err
+	}
+	arns, err := resolveManaged(a, managed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, arns, nil
+}
+
+// register adds a new entity under key, counting its managed policy
+// attachments and the Org's principals.
+func (k *entityKind[T]) register(o *Org, a *account, key string, t *T) {
+	for _, arn := range k.entity(t).managed {
+		a.attachN[arn]++
+	}
+	k.all(a)[key] = t
+	keys := k.keys(a)
+	*keys = insertKey(*keys, key)
+	o.principals++
+}
+
+// orRoot returns path, or "/" when it is empty, if it is valid.
+func orRoot(path string) (string, error) {
 	if path == "" {
 		path = "/"
 	}
-	if err := validPath(path); err != nil {
+	return path, validPath(path)
+}
+
+// createdOr returns t, or now when it is zero.
+func (o *Org) createdOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return o.now()
+	}
+	return t
+}
+
+// AddUser adds an IAM user, validated like the IAM API would (names,
+// paths, tags, two access keys, policy sizes, ten managed policies).
+func (o *Org) AddUser(acct string, u User) error {
+	return o.addIn(acct, "user", u.Name, func(a *account) error { return o.addUserLocked(a, u) })
+}
+
+func (o *Org) addUserLocked(a *account, in User) error {
+	key, err := userKind.newKey(o, a, in.Name, true)
+	if err != nil {
+		return err
+	}
+	path, err := orRoot(in.Path)
+	if err != nil {
 		return err
 	}
 	if err := validTags(in.Tags); err != nil {
@@ -272,11 +376,7 @@ func (o *Org) addUserLocked(a *account, in User) error {
 		}
 		groups = append(groups, grp)
 	}
-	inline, err := buildInline(in.InlinePolicies, maxUserInlineSize)
-	if err != nil {
-		return err
-	}
-	managed, err := resolveManaged(a, in.ManagedPolicies)
+	inline, managed, err := userKind.policies(a, in.InlinePolicies, in.ManagedPolicies)
 	if err != nil {
 		return err
 	}
@@ -294,13 +394,10 @@ func (o *Org) addUserLocked(a *account, in User) error {
 		seen[k.ID] = true
 	}
 
-	created := in.Created
-	if created.IsZero() {
-		created = o.now()
-	}
+	created := o.createdOr(in.Created)
 	u := &user{
-		name: in.Name, path: path, id: o.newID("AIDA", 17, upperAlnum), created: created,
-		tags: copyStringMap(in.Tags), inline: inline, managed: managed,
+		entity: entity{name: in.Name, path: path, id: o.newID("AIDA", 17, upperAlnum), created: created, inline: inline, managed: managed},
+		tags:   copyStringMap(in.Tags),
 	}
 	if in.Password {
 		u.login = &loginProfile{created: created}
@@ -315,15 +412,15 @@ func (o *Org) addUserLocked(a *account, in User) error {
 			kc = created
 		}
 		o.keyOwners[id] = a.id
-		u.keys = append(u.keys, &accessKey{id: id, active: k.Active, created: kc})
+		u.keys = append(u.keys, &accessKey{credBase: credBase{id: id, active: k.Active, created: kc}})
 	}
 	for range in.SSHKeys {
-		u.ssh = append(u.ssh, &cred{id: o.newID("APKA", 16, keyAlpha), active: true, created: created})
+		u.ssh = append(u.ssh, &cred{credBase: credBase{id: o.newID("APKA", 16, keyAlpha), active: true, created: created}})
 	}
 	for range in.ServiceCredentials {
 		u.svc = append(u.svc, &cred{
-			id: o.newID("ACCA", 17, upperAlnum), active: true, created: created,
-			service: "codecommit.amazonaws.com", serviceUser: in.Name + "-at-" + a.id,
+			credBase: credBase{id: o.newID("ACCA", 17, upperAlnum), active: true, created: created},
+			service:  "codecommit.amazonaws.com", serviceUser: in.Name + "-at-" + a.id,
 		})
 	}
 	for _, g := range groups {
@@ -331,27 +428,16 @@ func (o *Org) addUserLocked(a *account, in User) error {
 		u.groups = insertKey(u.groups, gk)
 		g.members = insertKey(g.members, key)
 	}
-	for _, arn := range managed {
-		a.attachN[arn]++
-	}
-	a.users[key] = u
-	a.userKeys = insertKey(a.userKeys, key)
-	o.principals++
+	userKind.register(o, a, key, u)
 	return nil
 }
 
 // AddRole adds an IAM role (see Role for service-linked and SSO roles).
 func (o *Org) AddRole(acct string, r Role) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	a, err := o.account(acct)
-	if err != nil {
-		return fmt.Errorf("add role %q: %w", r.Name, err)
-	}
-	if _, err := o.addRoleLocked(a, r); err != nil {
-		return fmt.Errorf("add role %q in %s: %w", clip(r.Name), acct, err)
-	}
-	return nil
+	return o.addIn(acct, "role", r.Name, func(a *account) error {
+		_, err := o.addRoleLocked(a, r)
+		return err
+	})
 }
 
 func (o *Org) addRoleLocked(a *account, in Role) (*role, error) {
@@ -359,15 +445,9 @@ func (o *Org) addRoleLocked(a *account, in Role) (*role, error) {
 }
 
 func (o *Org) addRoleLimited(a *account, in Role, limit bool) (*role, error) {
-	if err := validName("role", in.Name, 64); err != nil {
+	key, err := roleKind.newKey(o, a, in.Name, limit)
+	if err != nil {
 		return nil, err
-	}
-	key := strings.ToLower(in.Name)
-	if a.roles[key] != nil {
-		return nil, fmt.Errorf("role already exists")
-	}
-	if limit && o.principals >= MaxPrincipals {
-		return nil, fmt.Errorf("more than %d principals", MaxPrincipals)
 	}
 	path := in.Path
 	service := ""
@@ -421,100 +501,55 @@ func (o *Org) addRoleLimited(a *account, in Role, limit bool) (*role, error) {
 	if _, err := parsePolicy(trust, trustPolicy); err != nil {
 		return nil, fmt.Errorf("trust policy: %w", err)
 	}
-	inline, err := buildInline(in.InlinePolicies, maxRoleInlineSize)
+	inline, managed, err := roleKind.policies(a, in.InlinePolicies, in.ManagedPolicies)
 	if err != nil {
 		return nil, err
 	}
-	managed, err := resolveManaged(a, in.ManagedPolicies)
-	if err != nil {
-		return nil, err
-	}
-	created := in.Created
-	if created.IsZero() {
-		created = o.now()
-	}
+	created := o.createdOr(in.Created)
 	r := &role{
-		name: in.Name, path: path, id: o.newID("AROA", 17, upperAlnum), created: created,
-		tags: copyStringMap(in.Tags), trust: trust, description: in.Description,
-		inline: inline, managed: managed,
+		entity: entity{name: in.Name, path: path, id: o.newID("AROA", 17, upperAlnum), created: created, inline: inline, managed: managed},
+		tags:   copyStringMap(in.Tags), trust: trust, description: in.Description,
 	}
-	for _, arn := range managed {
-		a.attachN[arn]++
-	}
-	a.roles[key] = r
-	a.roleKeys = insertKey(a.roleKeys, key)
-	o.principals++
+	roleKind.register(o, a, key, r)
 	return r, nil
 }
 
 // AddGroup adds an IAM group.
 func (o *Org) AddGroup(acct string, g Group) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	a, err := o.account(acct)
-	if err != nil {
-		return fmt.Errorf("add group %q: %w", g.Name, err)
-	}
-	if err := o.addGroupLocked(a, g); err != nil {
-		return fmt.Errorf("add group %q in %s: %w", clip(g.Name), acct, err)
-	}
-	return nil
+	return o.addIn(acct, "group", g.Name, func(a *account) error { return o.addGroupLocked(a, g) })
 }
 
 func (o *Org) addGroupLocked(a *account, in Group) error {
-	if err := validName("group", in.Name, 128); err != nil {
-		return err
-	}
-	key := strings.ToLower(in.Name)
-	if a.groups[key] != nil {
-		return fmt.Errorf("group already exists")
-	}
-	if o.principals >= MaxPrincipals {
-		return fmt.Errorf("more than %d principals", MaxPrincipals)
-	}
-	path := in.Path
-	if path == "" {
-		path = "/"
-	}
-	if err := validPath(path); err != nil {
-		return err
-	}
-	inline, err := buildInline(in.InlinePolicies, maxGroupInlineSize)
+	key, err := groupKind.newKey(o, a, in.Name, true)
 	if err != nil {
 		return err
 	}
-	managed, err := resolveManaged(a, in.ManagedPolicies)
+	path, err := orRoot(in.Path)
 	if err != nil {
 		return err
 	}
-	created := in.Created
-	if created.IsZero() {
-		created = o.now()
+	inline, managed, err := groupKind.policies(a, in.InlinePolicies, in.ManagedPolicies)
+	if err != nil {
+		return err
 	}
-	g := &group{name: in.Name, path: path, id: o.newID("AGPA", 17, upperAlnum), created: created, inline: inline, managed: managed}
-	for _, arn := range managed {
-		a.attachN[arn]++
-	}
-	a.groups[key] = g
-	a.groupKey = insertKey(a.groupKey, key)
-	o.principals++
+	created := o.createdOr(in.Created)
+	g := &group{entity: entity{name: in.Name, path: path, id: o.newID("AGPA", 17, upperAlnum), created: created, inline: inline, managed: managed}}
+	groupKind.register(o, a, key, g)
 	return nil
 }
 
 // AddPolicy adds a customer managed policy (version v1) to an account; its
 // ARN is arn:aws:iam::ACCOUNT:policy<path><name>.
 func (o *Org) AddPolicy(acct string, p Policy) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	a, err := o.account(acct)
-	if err != nil {
-		return "", fmt.Errorf("add policy %q: %w", p.Name, err)
-	}
-	mp, err := o.addPolicyLocked(a, p)
-	if err != nil {
-		return "", fmt.Errorf("add policy %q in %s: %w", clip(p.Name), acct, err)
-	}
-	return mp.arn, nil
+	arn := ""
+	err := o.addIn(acct, "policy", p.Name, func(a *account) error {
+		mp, err := o.addPolicyLocked(a, p)
+		if err == nil {
+			arn = mp.arn
+		}
+		return err
+	})
+	return arn, err
 }
 
 // errPolicy classifies addPolicyLocked failures for the IAM API.
@@ -529,11 +564,8 @@ func (o *Org) addPolicyLocked(a *account, in Policy) (*managedPolicy, error) {
 	if err := validName("policy", in.Name, 128); err != nil {
 		return nil, &errPolicy{"invalid", err.Error()}
 	}
-	path := in.Path
-	if path == "" {
-		path = "/"
-	}
-	if err := validPath(path); err != nil {
+	path, err := orRoot(in.Path)
+	if err != nil {
 		return nil, &errPolicy{"invalid", err.Error()}
 	}
 	if len(in.Description) > 1000 {
@@ -553,10 +585,7 @@ func (o *Org) addPolicyLocked(a *account, in Policy) (*managedPolicy, error) {
 	if err != nil {
 		return nil, &errPolicy{"malformed", err.Error()}
 	}
-	created := in.Created
-	if created.IsZero() {
-		created = o.now()
-	}
+	created := o.createdOr(in.Created)
 	p := &managedPolicy{
 		arn: "arn:aws:iam::" + a.id + ":policy" + path + in.Name, name: in.Name, path: path,
 		id: o.newID("ANPA", 17, upperAlnum), desc: in.Description, created: created, updated: created,
@@ -640,33 +669,24 @@ func (o *Org) ensureBotRoleLocked(a *account, name string) {
 func hashSecret(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 // UserARN returns the ARN of a user (with its path).
-func (o *Org) UserARN(acct, name string) (string, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	a := o.accounts[acct]
-	if a == nil {
-		return "", false
-	}
-	u := a.users[strings.ToLower(name)]
-	if u == nil {
-		return "", false
-	}
-	return u.arn(acct), true
-}
+func (o *Org) UserARN(acct, name string) (string, bool) { return userKind.arnIn(o, acct, name) }
 
 // RoleARN returns the ARN of a role (with its path).
-func (o *Org) RoleARN(acct, name string) (string, bool) {
+func (o *Org) RoleARN(acct, name string) (string, bool) { return roleKind.arnIn(o, acct, name) }
+
+func (k *entityKind[T]) arnIn(o *Org, acct, name string) (string, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	a := o.accounts[acct]
 	if a == nil {
 		return "", false
 	}
-	r := a.roles[strings.ToLower(name)]
-	if r == nil {
+	t := k.all(a)[strings.ToLower(name)]
+	if t == nil {
 		return "", false
 	}
-	return r.arn(acct), true
+	e := k.entity(t)
+	return iamARN(acct, k.name, e.path, e.name), true
 }
 
 // AccessKeyIDs returns the ids of a user's access keys, oldest first.

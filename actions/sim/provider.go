@@ -269,6 +269,15 @@ func (c *conn) do(ctx context.Context, svc, op string, resource func(a *account)
 	return nil
 }
 
+// call runs one API call through do and returns out, which fn fills in, or
+// the error.
+func call[O any](ctx context.Context, c *conn, svc, op string, resource func(a *account) string, out *O, fn func(a *account) error) (*O, error) {
+	if err := c.do(ctx, svc, op, resource, fn); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func accessDenied(svc, principal, action, resource string, err error) error {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s (%v)", principal, action, resource, err)
 	switch svc {
@@ -281,6 +290,14 @@ func accessDenied(svc, principal, action, resource string, err error) error {
 }
 
 // ---- parameter helpers ----
+
+// orEmpty returns in, or a zero input when the caller passed nil.
+func orEmpty[T any](in *T) *T {
+	if in == nil {
+		return new(T)
+	}
+	return in
+}
 
 func str(p *string) string {
 	if p == nil {

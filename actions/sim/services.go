@@ -25,7 +25,7 @@ var _ awsapi.STS = (*stsClient)(nil)
 // needs no permission and cannot be denied.
 func (c *stsClient) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentityInput, _ ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	out := &sts.GetCallerIdentityOutput{}
-	err := c.c.do(ctx, "STS", "GetCallerIdentity", nil, func(a *account) error {
+	return call(ctx, c.c, "STS", "GetCallerIdentity", nil, out, func(a *account) error {
 		roleID := "AROA" + hashID(a.id+"/"+c.c.role, 17, upperAlnum)
 		if r := a.roles[strings.ToLower(c.c.role)]; r != nil {
 			roleID = r.id
@@ -35,10 +35,6 @@ func (c *stsClient) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdent
 		out.UserId = aws.String(roleID + ":" + c.c.session)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ---- Secrets Manager ----
@@ -121,6 +117,16 @@ func sameValue(v *secretVersion, s *string, b []byte) bool {
 	return v.value == str(s) && string(v.binary) == string(b)
 }
 
+// putVersion stores a value as version id of s (a new UUID when id is "")
+// and returns the id.
+func (o *Org) putVersion(s *secret, id string, value *string, binary []byte, created time.Time) string {
+	if id == "" {
+		id = o.newUUID()
+	}
+	s.versions[id] = &secretVersion{id: id, value: str(value), binary: append([]byte(nil), binary...), created: created}
+	return id
+}
+
 // CreateSecret stores a secret; an existing name fails with
 // ResourceExistsException unless the call repeats the same
 // ClientRequestToken and value (idempotent retry, like AWS).
@@ -129,7 +135,7 @@ func (c *smClient) CreateSecret(ctx context.Context, in *secretsmanager.CreateSe
 		return nil, opErr("SecretsManager", "CreateSecret", required("CreateSecretInput", "Name"))
 	}
 	out := &secretsmanager.CreateSecretOutput{}
-	err := c.c.do(ctx, "SecretsManager", "CreateSecret", secretRes(*in.Name), func(a *account) error {
+	return call(ctx, c.c, "SecretsManager", "CreateSecret", secretRes(*in.Name), out, func(a *account) error {
 		o := c.c.o
 		name := *in.Name
 		if len(name) > 512 || !reSecretName.MatchString(name) {
@@ -164,22 +170,13 @@ func (c *smClient) CreateSecret(ctx context.Context, in *secretsmanager.CreateSe
 			versions: map[string]*secretVersion{},
 		}
 		if in.SecretString != nil || in.SecretBinary != nil {
-			id := str(in.ClientRequestToken)
-			if id == "" {
-				id = o.newUUID()
-			}
-			s.versions[id] = &secretVersion{id: id, value: str(in.SecretString), binary: append([]byte(nil), in.SecretBinary...), created: now}
-			s.current = id
-			out.VersionId = aws.String(id)
+			s.current = o.putVersion(s, str(in.ClientRequestToken), in.SecretString, in.SecretBinary, now)
+			out.VersionId = aws.String(s.current)
 		}
 		a.secrets[name] = s
 		out.ARN, out.Name = aws.String(s.arn), aws.String(s.name)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func validTagCount(n int) error {
@@ -196,7 +193,7 @@ func (c *smClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSec
 		return nil, opErr("SecretsManager", "PutSecretValue", required("PutSecretValueInput", "SecretId"))
 	}
 	out := &secretsmanager.PutSecretValueOutput{}
-	err := c.c.do(ctx, "SecretsManager", "PutSecretValue", secretRes(*in.SecretId), func(a *account) error {
+	return call(ctx, c.c, "SecretsManager", "PutSecretValue", secretRes(*in.SecretId), out, func(a *account) error {
 		o := c.c.o
 		s := findSecret(a, *in.SecretId)
 		if s == nil {
@@ -214,11 +211,8 @@ func (c *smClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSec
 				return &smtypes.ResourceExistsException{Message: aws.String("A version with VersionId " + id + " already exists with different content.")}
 			}
 		} else {
-			if id == "" {
-				id = o.newUUID()
-			}
 			now := o.now()
-			s.versions[id] = &secretVersion{id: id, value: str(in.SecretString), binary: append([]byte(nil), in.SecretBinary...), created: now}
+			id = o.putVersion(s, id, in.SecretString, in.SecretBinary, now)
 			for vid := range s.versions {
 				if vid != id && vid != s.current {
 					delete(s.versions, vid) // AWS deprecates unlabelled versions
@@ -230,10 +224,6 @@ func (c *smClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSec
 		out.ARN, out.Name, out.VersionId, out.VersionStages = aws.String(s.arn), aws.String(s.name), aws.String(id), []string{"AWSCURRENT"}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DescribeSecret returns a secret's metadata and tags, never its value.
@@ -242,7 +232,7 @@ func (c *smClient) DescribeSecret(ctx context.Context, in *secretsmanager.Descri
 		return nil, opErr("SecretsManager", "DescribeSecret", required("DescribeSecretInput", "SecretId"))
 	}
 	out := &secretsmanager.DescribeSecretOutput{}
-	err := c.c.do(ctx, "SecretsManager", "DescribeSecret", secretRes(*in.SecretId), func(a *account) error {
+	return call(ctx, c.c, "SecretsManager", "DescribeSecret", secretRes(*in.SecretId), out, func(a *account) error {
 		s := findSecret(a, *in.SecretId)
 		if s == nil {
 			return smNotFound()
@@ -270,10 +260,6 @@ func (c *smClient) DescribeSecret(ctx context.Context, in *secretsmanager.Descri
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // TagResource adds or replaces tags on a secret.
@@ -281,7 +267,7 @@ func (c *smClient) TagResource(ctx context.Context, in *secretsmanager.TagResour
 	if in == nil || str(in.SecretId) == "" || in.Tags == nil {
 		return nil, opErr("SecretsManager", "TagResource", required("TagResourceInput", "SecretId", "Tags"))
 	}
-	err := c.c.do(ctx, "SecretsManager", "TagResource", secretRes(*in.SecretId), func(a *account) error {
+	return call(ctx, c.c, "SecretsManager", "TagResource", secretRes(*in.SecretId), &secretsmanager.TagResourceOutput{}, func(a *account) error {
 		s := findSecret(a, *in.SecretId)
 		if s == nil {
 			return smNotFound()
@@ -300,10 +286,6 @@ func (c *smClient) TagResource(ctx context.Context, in *secretsmanager.TagResour
 		s.tags = merged
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &secretsmanager.TagResourceOutput{}, nil
 }
 
 // SecretValue returns the AWSCURRENT string value of a secret (for tests).

@@ -110,16 +110,9 @@ func (o *Org) Snapshot(acct string) AccountState {
 		us := UserState{
 			Name: u.name, Path: u.path, Arn: u.arn(a.id), ID: u.id, Created: u.created,
 			Tags: copyStringMap(u.tags), LoginProfile: u.login != nil,
-			AccessKeys: []CredentialState{}, SSHKeys: credStates(u.ssh), ServiceCredentials: credStates(u.svc),
-			Groups: []string{}, InlinePolicies: inlineDocs(u.inline), ManagedPolicies: append([]string{}, u.managed...),
+			AccessKeys: credStates(u.keys), SSHKeys: credStates(u.ssh), ServiceCredentials: credStates(u.svc),
+			Groups: groupKind.names(a, u.groups), InlinePolicies: inlineDocs(u.inline), ManagedPolicies: append([]string{}, u.managed...),
 		}
-		for _, k := range u.keys {
-			us.AccessKeys = append(us.AccessKeys, CredentialState{ID: k.id, Active: k.active, Created: k.created})
-		}
-		for _, g := range u.groups {
-			us.Groups = append(us.Groups, a.groups[g].name)
-		}
-		sort.Strings(us.Groups)
 		st.Users = append(st.Users, us)
 	}
 	for _, k := range a.roleKeys {
@@ -131,15 +124,10 @@ func (o *Org) Snapshot(acct string) AccountState {
 	}
 	for _, k := range a.groupKey {
 		g := a.groups[k]
-		gs := GroupState{
-			Name: g.name, Path: g.path, Arn: g.arn(a.id), ID: g.id, Members: []string{},
+		st.Groups = append(st.Groups, GroupState{
+			Name: g.name, Path: g.path, Arn: g.arn(a.id), ID: g.id, Members: userKind.names(a, g.members),
 			InlinePolicies: inlineDocs(g.inline), ManagedPolicies: append([]string{}, g.managed...),
-		}
-		for _, m := range g.members {
-			gs.Members = append(gs.Members, a.users[m].name)
-		}
-		sort.Strings(gs.Members)
-		st.Groups = append(st.Groups, gs)
+		})
 	}
 	for _, k := range a.policyKeys {
 		p := a.policies[k]
@@ -169,11 +157,23 @@ func (o *Org) Snapshot(acct string) AccountState {
 	return st
 }
 
-func credStates(cs []*cred) []CredentialState {
+func credStates[C credLike](cs []C) []CredentialState {
 	out := make([]CredentialState, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, CredentialState{ID: c.id, Active: c.active, Created: c.created})
+		b := c.base()
+		out = append(out, CredentialState{ID: b.id, Active: b.active, Created: b.created})
 	}
+	return out
+}
+
+// names returns the names of k's entities with the given keys, sorted.
+func (k *entityKind[T]) names(a *account, keys []string) []string {
+	all := k.all(a)
+	out := make([]string, 0, len(keys))
+	for _, key := range keys {
+		out = append(out, k.entity(all[key]).name)
+	}
+	sort.Strings(out)
 	return out
 }
 
