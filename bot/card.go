@@ -346,31 +346,33 @@ func accountPlanText(a actions.AccountPlan) string {
 	if a.Error != "" {
 		b.line(":x: could not read the account: " + esc(cut(a.Error, 500)))
 	}
-	n := 0
-	for _, t := range a.Targets {
-		if n >= showTargets || !b.line("• `"+esc(cut(shortPrincipal(t.Principal), 200))+"`: "+esc(cut(strings.Join(t.Changes, "; "), 400))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(a.Targets)-n, "targets")
-	n = 0
-	for _, e := range a.Exempt {
-		if n >= showExempt || !b.line("_exempt_ `"+esc(cut(shortPrincipal(e.Principal), 200))+"`: "+esc(cut(e.Reason, 300))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(a.Exempt)-n, "exemptions")
-	n = 0
-	for _, w := range a.Warnings {
-		if n >= showWarnings || !b.line(":warning: "+esc(cut(w, 400))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(a.Warnings)-n, "warnings")
+	some(b, a.Targets, showTargets, "targets", func(t actions.Target) string {
+		return "• `" + esc(cut(shortPrincipal(t.Principal), 200)) + "`: " + esc(cut(strings.Join(t.Changes, "; "), 400))
+	})
+	some(b, a.Exempt, showExempt, "exemptions", func(e actions.Exemption) string {
+		return "_exempt_ `" + esc(cut(shortPrincipal(e.Principal), 200)) + "`: " + esc(cut(e.Reason, 300))
+	})
+	some(b, a.Warnings, showWarnings, "warnings", warningLine)
 	return b.String()
+}
+
+// some writes at most max items, a line each, then how many more there are.
+func some[T any](b *builder, items []T, max int, what string, line func(T) string) {
+	n := 0
+	for _, it := range items {
+		if n >= max || !b.line(line(it)) {
+			break
+		}
+		n++
+	}
+	b.rest(len(items)-n, what)
+}
+
+func warningLine(w string) string { return ":warning: " + esc(cut(w, 400)) }
+
+// stepFailed: the step did not (or may not) take effect.
+func stepFailed(s actions.Step) bool {
+	return s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed || s.Status == actions.StepInterrupted
 }
 
 // planMessage is a plan shown to one user (the plan command).
@@ -472,14 +474,7 @@ func resultMessage(v resultView) (string, []slack.Block) {
 func diffText(title string, lines []string) string {
 	b := newBuilder()
 	b.line(title)
-	n := 0
-	for _, l := range lines {
-		if n >= showDiffLines || !b.line("• "+esc(cut(l, 300))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(lines)-n, "lines")
+	some(b, lines, showDiffLines, "lines", func(l string) string { return "• " + esc(cut(l, 300)) })
 	return b.String()
 }
 
@@ -488,53 +483,32 @@ func accountResultText(a actions.AccountResult) string {
 	var done, failed int
 	steps := append([]actions.Step(nil), a.Steps...)
 	for _, s := range steps {
-		if s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed {
+		if stepFailed(s) {
 			failed++
 		} else {
 			done++
 		}
 	}
 	// failures first: they are what a responder must act on
-	sort.SliceStable(steps, func(i, j int) bool {
-		fi := steps[i].Status == actions.StepFailed || steps[i].Status == actions.StepUndoFailed
-		fj := steps[j].Status == actions.StepFailed || steps[j].Status == actions.StepUndoFailed
-		return fi && !fj
-	})
+	sort.SliceStable(steps, func(i, j int) bool { return stepFailed(steps[i]) && !stepFailed(steps[j]) })
 	b.line(fmt.Sprintf("%s *%s*: %s: %d done, %d failed", resultIcon(a.Status), esc(a.Account), a.Status, done, failed))
 	if a.Error != "" {
 		b.line(":x: " + esc(cut(a.Error, 800)))
 	}
-	n := 0
-	for _, s := range steps {
+	some(b, steps, showSteps, "steps", func(s actions.Step) string {
 		mark := "✓"
-		if s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed {
+		if stepFailed(s) {
 			mark = "✗"
 		}
 		line := fmt.Sprintf("%s `%s`: %s", mark, esc(cut(shortPrincipal(s.Principal), 200)), esc(cut(s.Change, 300)))
 		if s.Error != "" {
 			line += " (" + esc(cut(s.Error, 300)) + ")"
 		}
-		if n >= showSteps || !b.line(line) {
-			break
-		}
-		n++
-	}
-	b.rest(len(steps)-n, "steps")
-	n = 0
-	for _, f := range a.Findings {
-		if n >= showTargets || !b.line(":mag: `"+esc(cut(shortPrincipal(f.Principal), 200))+"`: "+esc(cut(strings.Join(f.Changes, "; "), 400))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(a.Findings)-n, "findings")
-	n = 0
-	for _, w := range a.Warnings {
-		if n >= showWarnings || !b.line(":warning: "+esc(cut(w, 400))) {
-			break
-		}
-		n++
-	}
-	b.rest(len(a.Warnings)-n, "warnings")
+		return line
+	})
+	some(b, a.Findings, showTargets, "findings", func(f actions.Target) string {
+		return ":mag: `" + esc(cut(shortPrincipal(f.Principal), 200)) + "`: " + esc(cut(strings.Join(f.Changes, "; "), 400))
+	})
+	some(b, a.Warnings, showWarnings, "warnings", warningLine)
 	return b.String()
 }
