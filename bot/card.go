@@ -370,6 +370,18 @@ func some[T any](b *builder, items []T, max int, what string, line func(T) strin
 
 func warningLine(w string) string { return ":warning: " + esc(cut(w, 400)) }
 
+// countSteps counts the steps that took effect and those that did not.
+func countSteps(steps []actions.Step) (done, failed int) {
+	for _, s := range steps {
+		if stepFailed(s) {
+			failed++
+		} else {
+			done++
+		}
+	}
+	return done, failed
+}
+
 // stepFailed: the step did not (or may not) take effect.
 func stepFailed(s actions.Step) bool {
 	return s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed || s.Status == actions.StepInterrupted
@@ -416,15 +428,7 @@ func resultMessage(v resultView) (string, []slack.Block) {
 		text := fmt.Sprintf("%s %s failed: %s", r.ID, verb, v.Err)
 		return cut(esc(text), maxMessageText), []slack.Block{section(":x: *" + esc(verb) + " failed*: " + esc(cut(v.Err, 2000)))}
 	}
-	var done, failed int
-	for _, s := range res.Steps() {
-		switch s.Status {
-		case actions.StepFailed, actions.StepUndoFailed:
-			failed++
-		default:
-			done++
-		}
-	}
+	done, failed := countSteps(res.Steps())
 	summary := fmt.Sprintf("%s *%s %s* in %s: %s made, %s failed", resultIcon(res.Status), esc(verb), res.Status,
 		plural(len(res.Accounts), "account", "accounts"), plural(done, "change", "changes"), plural(failed, "change", "changes"))
 	if v.Err != "" {
@@ -480,15 +484,8 @@ func diffText(title string, lines []string) string {
 
 func accountResultText(a actions.AccountResult) string {
 	b := newBuilder()
-	var done, failed int
 	steps := append([]actions.Step(nil), a.Steps...)
-	for _, s := range steps {
-		if stepFailed(s) {
-			failed++
-		} else {
-			done++
-		}
-	}
+	done, failed := countSteps(steps)
 	// failures first: they are what a responder must act on
 	sort.SliceStable(steps, func(i, j int) bool { return stepFailed(steps[i]) && !stepFailed(steps[j]) })
 	b.line(fmt.Sprintf("%s *%s*: %s: %d done, %d failed", resultIcon(a.Status), esc(a.Account), a.Status, done, failed))

@@ -406,14 +406,7 @@ func (s *Service) status(ctx context.Context, id string) reply {
 		var res actions.Result
 		if json.Unmarshal(r.Result, &res) == nil {
 			for _, a := range res.Accounts {
-				var done, failed int
-				for _, st := range a.Steps {
-					if st.Status == actions.StepFailed || st.Status == actions.StepUndoFailed {
-						failed++
-					} else {
-						done++
-					}
-				}
+				done, failed := countSteps(a.Steps)
 				line := fmt.Sprintf("%s `%s` %s: %d done, %d failed", resultIcon(a.Status), a.Account, a.Status, done, failed)
 				if a.Error != "" {
 					line += ": " + esc(cut(a.Error, 300))

@@ -238,7 +238,7 @@ func (s *Service) recorder(id string, log logrus.FieldLogger) actions.Recorder {
 			return fmt.Errorf("audit step %s: %w", st.Key, err)
 		}
 		l := log.WithFields(logrus.Fields{"account": st.Account, "principal": st.Principal, "op": st.Op, "status": st.Status})
-		if st.Status == actions.StepFailed || st.Status == actions.StepUndoFailed {
+		if stepFailed(st) {
 			l.WithField("error", st.Error).Warn("step failed")
 		} else {
 			l.Debug("step done")
