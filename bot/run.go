@@ -241,7 +241,7 @@ func (s *Service) recorder(id string, log logrus.FieldLogger) actions.Recorder {
 		if stepFailed(st) {
 			l.WithField("error", st.Error).Warn("step failed")
 		} else {
-			l.Debug("step done")
+			l.Debug("step recorded")
 		}
 		return nil
 	})
