@@ -90,21 +90,6 @@ func apply(t *testing.T, e *actions.Engine, action string, accounts []string, op
 	return res, rec
 }
 
-func failedSteps(r *actions.Result) []string {
-	var out []string
-	for _, a := range r.Accounts {
-		if a.Error != "" {
-			out = append(out, a.Account+": "+a.Error)
-		}
-		for _, s := range a.Steps {
-			if s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed {
-				out = append(out, s.Key+": "+s.Error)
-			}
-		}
-	}
-	return out
-}
-
 // exemptPrincipal says whether a principal ARN must never be touched.
 func exemptPrincipal(arn string) bool {
 	name := arn[strings.LastIndex(arn, "/")+1:]
@@ -160,7 +145,7 @@ func TestExemptionsAcrossEveryAction(t *testing.T) {
 					t.Errorf("a users-only action listed roles as exempt: %v", reasons)
 				}
 				res, _ := apply(t, e, action, org.Accounts(), actions.Options{RequestID: "ks-test"})
-				if f := failedSteps(res); len(f) > 0 {
+				if f := res.Problems(); len(f) > 0 {
 					t.Fatalf("apply %s failed steps: %v", action, f)
 				}
 				if res.Changed() == 0 {
@@ -220,14 +205,14 @@ func TestUndoRestoresPriorState(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f := failedSteps(undo); len(f) > 0 {
+			if f := undo.Problems(); len(f) > 0 {
 				t.Fatalf("undo failed: %v", f)
 			}
 			after := snapshots(org)
 			// an undo retried (after a crash or a timeout) changes nothing and fails nothing
 			again, err := e.Undo(context.Background(), action, rec.steps, actions.Options{RequestID: "ks-undo-3"}, nil)
-			if err != nil || len(failedSteps(again)) > 0 {
-				t.Fatalf("second undo: %v %v", err, failedSteps(again))
+			if err != nil || len(again.Problems()) > 0 {
+				t.Fatalf("second undo: %v %v", err, again.Problems())
 			}
 			if !reflect.DeepEqual(after, snapshots(org)) {
 				t.Fatal("a second undo changed the state")
@@ -294,7 +279,7 @@ func TestFaultInOneAccountLeavesOthersContainedAndRerunCompletes(t *testing.T) {
 	org.ClearFaults()
 	rerun, _ := apply(t, e, actions.Lockdown, accounts, opt)
 	if rerun.Status != actions.StatusSucceeded {
-		t.Fatalf("rerun %s: %v", rerun.Status, failedSteps(rerun))
+		t.Fatalf("rerun %s: %v", rerun.Status, rerun.Problems())
 	}
 	for _, s := range rerun.Steps() {
 		if s.Account != victim {
@@ -324,7 +309,7 @@ func TestMoreThanOneHundredUsersCovered(t *testing.T) {
 		t.Fatal("the org built-in has no account with more than 100 users")
 	}
 	res, _ := apply(t, e, actions.DisableUsers, []string{big}, actions.Options{RequestID: "ks-big"})
-	if f := failedSteps(res); len(f) > 0 {
+	if f := res.Problems(); len(f) > 0 {
 		t.Fatal(f)
 	}
 	if n := activeKeys(org, big); n != 0 {
@@ -351,7 +336,7 @@ func TestRotateKeysRespectsTwoKeyLimitAndKeepsSecretsOut(t *testing.T) {
 	must(org.AddUser("111122223333", sim.User{Name: "none"}))
 	e := engine(t, org)
 	res, _ := apply(t, e, actions.RotateKeys, []string{"111122223333"}, actions.Options{RequestID: "ks-rot"})
-	if f := failedSteps(res); len(f) > 0 {
+	if f := res.Problems(); len(f) > 0 {
 		t.Fatal(f)
 	}
 	st := org.Snapshot("111122223333")
@@ -615,8 +600,8 @@ func TestUndoReversesAChangeWhoseOutcomeWasNeverRecorded(t *testing.T) {
 		t.Fatal("the crashed step did not change AWS")
 	}
 	undo, err := e.Undo(context.Background(), actions.DisableUsers, rec.steps, actions.Options{RequestID: "ks-crash-undo"}, nil)
-	if err != nil || len(failedSteps(undo)) > 0 {
-		t.Fatalf("undo: %v %v", err, failedSteps(undo))
+	if err != nil || len(undo.Problems()) > 0 {
+		t.Fatalf("undo: %v %v", err, undo.Problems())
 	}
 	if got := activeKeys(org, acct); got != countActive(before) {
 		t.Fatalf("undo left %d active keys, want %d: the change recorded only as started was not reversed", got, countActive(before))

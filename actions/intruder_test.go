@@ -73,7 +73,7 @@ func TestDenyDeleteStopsTheIntruderButNotBreakGlass(t *testing.T) {
 				t.Fatalf("before deny-delete the intruder should delete a snapshot: %v", err)
 			}
 			res, _ := apply(t, e, actions.DenyDelete, org.Accounts(), actions.Options{RequestID: "ks-dd"})
-			if f := failedSteps(res); len(f) > 0 {
+			if f := res.Problems(); len(f) > 0 {
 				t.Fatal(f)
 			}
 			snap := snapshotID(t, org, tc.account, 0)
@@ -132,7 +132,7 @@ func TestRevokeSessionsCutsOlderSessionsOnly(t *testing.T) {
 		t.Fatalf("before: %v", err)
 	}
 	res, _ := apply(t, e, actions.RevokeSessions, []string{acct}, actions.Options{RequestID: "ks-rs", RevokeBefore: t0})
-	if f := failedSteps(res); len(f) > 0 {
+	if f := res.Problems(); len(f) > 0 {
 		t.Fatal(f)
 	}
 	if err := org.Authorize(old, "s3:ListAllMyBuckets", "*"); !denied(err) {
@@ -175,7 +175,7 @@ func TestDisableUsersStopsKeysAndConsole(t *testing.T) {
 		}
 	}
 	res, _ := apply(t, e, actions.DisableUsers, []string{acct}, actions.Options{RequestID: "ks-du"})
-	if f := failedSteps(res); len(f) > 0 {
+	if f := res.Problems(); len(f) > 0 {
 		t.Fatal(f)
 	}
 	for _, c := range []sim.Credential{key, console} {
@@ -217,7 +217,7 @@ func TestDenyDeleteFallsBackToIAMAtTheSCPLimit(t *testing.T) {
 	e := engine(t, org)
 	intruder := userKey(t, org, "333333333333", "admin-staging")
 	res, _ := apply(t, e, actions.DenyDelete, []string{"333333333333"}, actions.Options{RequestID: "ks-limit"})
-	if f := failedSteps(res); len(f) > 0 {
+	if f := res.Problems(); len(f) > 0 {
 		t.Fatal(f)
 	}
 	warned := false

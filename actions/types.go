@@ -126,6 +126,24 @@ func (r *Result) Changed() int {
 	return n
 }
 
+// Problems lists the account errors and the steps that did not (or may not)
+// take effect, each naming its account or step key.
+func (r *Result) Problems() []string {
+	var out []string
+	for _, a := range r.Accounts {
+		if a.Error != "" {
+			out = append(out, a.Account+": "+a.Error)
+		}
+		for _, s := range a.Steps {
+			switch s.Status {
+			case StepFailed, StepUndoFailed, StepInterrupted, StepStarted:
+				out = append(out, s.Key+": "+s.Status+": "+s.Error)
+			}
+		}
+	}
+	return out
+}
+
 // Steps returns every step in account order.
 func (r *Result) Steps() []Step {
 	var out []Step

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -228,11 +229,7 @@ func (v *validator) checkStatement(i int, s map[string]any, sids map[string]int)
 			}
 		}
 	}
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s))
 	for _, k := range keys {
 		if !statementKeys[k] {
 			v.problem("%s: unknown key %s", label, quote(k))
@@ -370,11 +367,7 @@ func (v *validator) checkPrincipal(label, key string, val any) {
 		v.problem("%s: %s is not a non-empty object", label, key)
 		return
 	}
-	types := make([]string, 0, len(m))
-	for t := range m {
-		types = append(types, t)
-	}
-	sort.Strings(types)
+	types := slices.Sorted(maps.Keys(m))
 	for _, t := range types {
 		if !principalTypes[t] {
 			v.problem("%s: %s has unknown type %s (want AWS, Service, Federated or CanonicalUser)", label, key, quote(t))
@@ -416,11 +409,7 @@ func (v *validator) checkCondition(label string, c any) {
 	if len(m) == 0 {
 		v.problem("%s: Condition is empty", label)
 	}
-	ops := make([]string, 0, len(m))
-	for op := range m {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
+	ops := slices.Sorted(maps.Keys(m))
 	for _, op := range ops {
 		if !validOperator(op) {
 			v.problem("%s: unknown condition operator %s", label, quote(op))
@@ -430,11 +419,7 @@ func (v *validator) checkCondition(label string, c any) {
 			v.problem("%s: condition %s is not a non-empty object of condition keys", label, op)
 			continue
 		}
-		names := make([]string, 0, len(keys))
-		for key := range keys {
-			names = append(names, key)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(keys))
 		for _, key := range names {
 			val := keys[key]
 			if key == "" {
@@ -615,11 +600,7 @@ func walkStrings(v any, path string, f func(path, s string)) {
 			walkStrings(e, fmt.Sprintf("%s[%d]", path, i), f)
 		}
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		for _, k := range keys {
 			f("a key in "+where(path), k)
 			walkStrings(x[k], join(path, k), f)

@@ -42,7 +42,7 @@ func TestApplyAndUndoEveryMutatingAction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := problems(res); len(p) > 0 || res.Status != actions.StatusSucceeded {
+			if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 				t.Fatalf("apply %s: status %s:\n  %s", action, res.Status, strings.Join(p, "\n  "))
 			}
 			if got, want := len(rec.all()), len(res.Steps()); got != want || want == 0 {
@@ -63,7 +63,7 @@ func TestApplyAndUndoEveryMutatingAction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := problems(res2); len(p) > 0 || res2.Status != actions.StatusSucceeded || res2.Changed() != 0 {
+			if p := res2.Problems(); len(p) > 0 || res2.Status != actions.StatusSucceeded || res2.Changed() != 0 {
 				t.Errorf("second apply: status %s, %d change(s), problems %v:\n%s", res2.Status, res2.Changed(), p, mustJSON(t, res2.Steps()))
 			}
 			AssertState(t, "after the second apply", after, readState(t, org, nil))
@@ -74,7 +74,7 @@ func TestApplyAndUndoEveryMutatingAction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := problems(undo); len(p) > 0 || undo.Status != actions.StatusSucceeded {
+			if p := undo.Problems(); len(p) > 0 || undo.Status != actions.StatusSucceeded {
 				t.Fatalf("undo %s: status %s:\n  %s", action, undo.Status, strings.Join(p, "\n  "))
 			}
 			reversible := 0
@@ -121,7 +121,7 @@ func TestStandaloneAccountLockdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(res); len(p) > 0 || res.Status != actions.StatusSucceeded {
+	if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 		t.Fatalf("apply: status %s: %v", res.Status, p)
 	}
 	after := readState(t, org, nil)
@@ -133,7 +133,7 @@ func TestStandaloneAccountLockdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(undo); len(p) > 0 || undo.Status != actions.StatusSucceeded {
+	if p := undo.Problems(); len(p) > 0 || undo.Status != actions.StatusSucceeded {
 		t.Fatalf("undo: status %s: %v", undo.Status, p)
 	}
 	AssertState(t, "after undo", x.Undone(t, actions.Lockdown, opt.RequestID, before, after), readState(t, org, nil))
@@ -177,7 +177,7 @@ func TestSCPLimitFallsBackToIAMPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(res); len(p) > 0 || res.Status != actions.StatusSucceeded {
+	if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 		t.Fatalf("apply: status %s: %v", res.Status, p)
 	}
 	var warnings []string
@@ -196,7 +196,7 @@ func TestSCPLimitFallsBackToIAMPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(undo); len(p) > 0 {
+	if p := undo.Problems(); len(p) > 0 {
 		t.Fatalf("undo: %v", p)
 	}
 	AssertState(t, "after undo", x.Undone(t, actions.DenyDelete, opt.RequestID, before, after), readState(t, org, nil))
@@ -215,14 +215,14 @@ func TestUndoTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(res); len(p) > 0 {
+	if p := res.Problems(); len(p) > 0 {
 		t.Fatalf("apply: %v", p)
 	}
 	undo, err := e.Undo(ctx, actions.Lockdown, rec.all(), actions.Options{RequestID: "ks-it-undo-twice-1"}, &stepRecorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(undo); len(p) > 0 {
+	if p := undo.Problems(); len(p) > 0 {
 		t.Fatalf("first undo: %v", p)
 	}
 	restored := readState(t, org, nil)
@@ -230,7 +230,7 @@ func TestUndoTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(again); len(p) > 0 || again.Status != actions.StatusSucceeded {
+	if p := again.Problems(); len(p) > 0 || again.Status != actions.StatusSucceeded {
 		t.Errorf("second undo of the same steps: status %s:\n  %s", again.Status, strings.Join(p, "\n  "))
 	}
 	AssertState(t, "after the second undo", restored, readState(t, org, nil))

@@ -44,7 +44,7 @@ func BenchmarkLockdownEmulator(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if p := problems(res); len(p) > 0 || res.Status != actions.StatusSucceeded {
+		if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 			b.Fatalf("lockdown: %s: %v", res.Status, p)
 		}
 		done := 0

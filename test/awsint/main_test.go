@@ -1,7 +1,6 @@
 package awsint
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -32,7 +31,7 @@ var (
 	// run after all tests.
 	botOps = newOpCounter()
 	// logrusOut captures the standard logrus logger for the whole run.
-	logrusOut = &syncBuffer{}
+	logrusOut = &SyncBuffer{}
 )
 
 // The factory's retry settings in these tests.
@@ -226,22 +225,6 @@ func (r *stepRecorder) all() []actions.Step {
 	return append([]actions.Step(nil), r.steps...)
 }
 
-// problems lists the account errors and failed steps of a result.
-func problems(r *actions.Result) []string {
-	var out []string
-	for _, a := range r.Accounts {
-		if a.Error != "" {
-			out = append(out, a.Account+": "+a.Error)
-		}
-		for _, s := range a.Steps {
-			if s.Status == actions.StepFailed || s.Status == actions.StepUndoFailed {
-				out = append(out, s.Key+": "+s.Error)
-			}
-		}
-	}
-	return out
-}
-
 func mustJSON(tb testing.TB, v any) string {
 	tb.Helper()
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -256,22 +239,4 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

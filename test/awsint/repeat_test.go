@@ -26,16 +26,16 @@ func TestRevokeAgainUndoRestoresTheEarlierCutoff(t *testing.T) {
 	second := first.Add(30 * time.Minute)
 
 	res, err := e.Apply(ctx, actions.RevokeSessions, org.IDs(), actions.Options{RequestID: "ks-it-revoke-1", RevokeBefore: first}, &stepRecorder{})
-	if err != nil || len(problems(res)) > 0 {
-		t.Fatalf("first revoke: %v %v", err, problems(res))
+	if err != nil || len(res.Problems()) > 0 {
+		t.Fatalf("first revoke: %v %v", err, res.Problems())
 	}
 	afterFirst := readState(t, org, nil)
 	CheckPinnedRevokeTime(t, afterFirst, first)
 
 	rec := &stepRecorder{}
 	res, err = e.Apply(ctx, actions.RevokeSessions, org.IDs(), actions.Options{RequestID: "ks-it-revoke-2", RevokeBefore: second}, rec)
-	if err != nil || len(problems(res)) > 0 {
-		t.Fatalf("second revoke: %v %v", err, problems(res))
+	if err != nil || len(res.Problems()) > 0 {
+		t.Fatalf("second revoke: %v %v", err, res.Problems())
 	}
 	n := 0
 	for _, s := range res.Steps() {
@@ -54,8 +54,8 @@ func TestRevokeAgainUndoRestoresTheEarlierCutoff(t *testing.T) {
 	CheckPinnedRevokeTime(t, readState(t, org, nil), second)
 
 	undo, err := e.Undo(ctx, actions.RevokeSessions, rec.all(), actions.Options{RequestID: "ks-it-revoke-2-undo"}, &stepRecorder{})
-	if err != nil || len(problems(undo)) > 0 {
-		t.Fatalf("undo: %v %v", err, problems(undo))
+	if err != nil || len(undo.Problems()) > 0 {
+		t.Fatalf("undo: %v %v", err, undo.Problems())
 	}
 	AssertState(t, "after undoing the second revoke", afterFirst, readState(t, org, nil))
 }
@@ -71,8 +71,8 @@ func TestRotateAgainOverwritesTheStoredKey(t *testing.T) {
 	ctx := context.Background()
 	first := actions.Options{RequestID: "ks-it-rotate-1"}
 	res, err := e.Apply(ctx, actions.RotateKeys, org.IDs(), first, &stepRecorder{})
-	if err != nil || len(problems(res)) > 0 {
-		t.Fatalf("first rotation: %v %v", err, problems(res))
+	if err != nil || len(res.Problems()) > 0 {
+		t.Fatalf("first rotation: %v %v", err, res.Problems())
 	}
 	// The administrator deletes the keys the first rotation deactivated.
 	for _, s := range res.Steps() {
@@ -88,8 +88,8 @@ func TestRotateAgainOverwritesTheStoredKey(t *testing.T) {
 
 	second := actions.Options{RequestID: "ks-it-rotate-2"}
 	res, err = e.Apply(ctx, actions.RotateKeys, org.IDs(), second, &stepRecorder{})
-	if err != nil || len(problems(res)) > 0 {
-		t.Fatalf("second rotation: %v %v", err, problems(res))
+	if err != nil || len(res.Problems()) > 0 {
+		t.Fatalf("second rotation: %v %v", err, res.Problems())
 	}
 	after := readState(t, org, nil)
 	x := NewExpect(t, org, e, time.Now())
@@ -112,8 +112,8 @@ func TestRotateAgainOverwritesTheStoredKey(t *testing.T) {
 	}
 
 	res, err = e.Apply(ctx, actions.RotateKeys, org.IDs(), second, &stepRecorder{})
-	if err != nil || len(problems(res)) > 0 || res.Changed() != 0 {
-		t.Errorf("second apply of the second rotation: %v, %d changes, %v", err, res.Changed(), problems(res))
+	if err != nil || len(res.Problems()) > 0 || res.Changed() != 0 {
+		t.Errorf("second apply of the second rotation: %v, %d changes, %v", err, res.Changed(), res.Problems())
 	}
 	AssertState(t, "after the second apply", after, readState(t, org, nil))
 }

@@ -21,7 +21,7 @@ func TestReplacementKeysStayInSecretsManager(t *testing.T) {
 	ctx := context.Background()
 	logrusStart := len(logrusOut.String())
 
-	var testLog, calls syncBuffer
+	var testLog, calls SyncBuffer
 	logf := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		fmt.Fprintln(&testLog, line)
@@ -52,7 +52,7 @@ func TestReplacementKeysStayInSecretsManager(t *testing.T) {
 	}
 	rot, err := e.Apply(ctx, actions.RotateKeys, org.IDs(), opt, rec)
 	show("apply rotate-keys", rot, err)
-	if pr := problems(rot); len(pr) > 0 {
+	if pr := rot.Problems(); len(pr) > 0 {
 		t.Fatalf("rotate-keys: %v", pr)
 	}
 	r, err := e.Apply(ctx, actions.RotateKeys, org.IDs(), opt, rec)

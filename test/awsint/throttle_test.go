@@ -104,7 +104,7 @@ func TestThrottledAccountIsPartialOthersContainedRerunCompletes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(res2); len(p) > 0 || res2.Status != actions.StatusSucceeded {
+	if p := res2.Problems(); len(p) > 0 || res2.Status != actions.StatusSucceeded {
 		t.Fatalf("rerun: status %s: %v", res2.Status, p)
 	}
 	for _, ar := range res2.Accounts {
@@ -145,7 +145,7 @@ func TestShortThrottleIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := problems(res); len(p) > 0 || res.Status != actions.StatusSucceeded {
+	if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 		t.Fatalf("lockdown: status %s: %v", res.Status, p)
 	}
 	if got := rules.Injected(); got != maxAttempts-1 {

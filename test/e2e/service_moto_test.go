@@ -46,24 +46,6 @@ import (
 // every per-account list on a card or in a thread fits unclipped.
 var serviceSeed = awsint.SeedOptions{Members: 2}
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // slackTap is a loopback proxy in front of the fake Slack that keeps every
 // request body the service sends to Slack, byte for byte: Web API calls
 // (every form field: text, blocks, attachments, …) and response_url posts.
@@ -189,12 +171,12 @@ type motoEnv struct {
 	admin  aws.Config // the test's own administrator clients, talking to moto directly
 	engine *actions.Engine
 	tap    *slackTap
-	logs   *syncBuffer // the service's logrus output (JSON)
+	logs   *awsint.SyncBuffer // the service's logrus output (JSON)
 	ops    *opCounter
-	tlog   *syncBuffer // everything this test logs
+	tlog   *awsint.SyncBuffer // everything this test logs
 	// replies are the bodies of the service's answers to slash commands and
 	// clicks (what Slack shows the user at once).
-	replies *syncBuffer
+	replies *awsint.SyncBuffer
 	// timings of the phases (mark)
 	last    time.Time
 	timings []string
@@ -254,7 +236,7 @@ func newMotoEnv(t *testing.T, srv *moto.Server, shim *awsint.Shim, org *awsint.O
 
 	fake := slackfake.New(t, botToken)
 	tap := startSlackTap(t, fake)
-	logs := &syncBuffer{}
+	logs := &awsint.SyncBuffer{}
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(logs)
@@ -279,7 +261,7 @@ func newMotoEnv(t *testing.T, srv *moto.Server, shim *awsint.Shim, org *awsint.O
 		env: &env{t: t, st: st, audit: al, slack: fake, svc: svc, srv: hs,
 			client: &http.Client{Timeout: 30 * time.Second}},
 		org: org, admin: admin, engine: eng, tap: tap, logs: logs, ops: ops,
-		tlog: &syncBuffer{}, replies: &syncBuffer{}, last: time.Now(),
+		tlog: &awsint.SyncBuffer{}, replies: &awsint.SyncBuffer{}, last: time.Now(),
 	}
 	t.Cleanup(func() {
 		m.mark("(test)")
