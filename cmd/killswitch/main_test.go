@@ -165,7 +165,44 @@ func TestDrillRunsOnTheEmbeddedDefault(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "apply lockdown: succeeded") {
+	if !strings.Contains(out, "CONTAINED: 0 of") || !strings.Contains(out, "creates backdoor user") {
 		t.Fatalf("drill output: %s", out)
+	}
+}
+
+func TestDrillReportJSONContract(t *testing.T) {
+	for _, tc := range []struct {
+		scenario  string
+		contained bool
+	}{{"codespaces", true}, {"codespaces-manual", false}} {
+		code, out, stderr := runCLI(t, "drill", "--scenario", tc.scenario, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var r struct {
+			Scenario           string   `json:"scenario"`
+			Contained          *bool    `json:"contained"`
+			TimeToContainmentS *float64 `json:"time_to_containment_s"`
+			ResourcesTotal     int      `json:"resources_total"`
+			ResourcesLost      *int     `json:"resources_lost"`
+			BackdoorsCreated   int      `json:"backdoors_created"`
+			BackdoorsDisabled  *int     `json:"backdoors_disabled"`
+			BreakGlassIntact   *bool    `json:"break_glass_intact"`
+			Timeline           []struct {
+				T     *float64 `json:"t"`
+				Actor string   `json:"actor"`
+				Event string   `json:"event"`
+			} `json:"timeline"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Scenario != tc.scenario || r.Contained == nil || *r.Contained != tc.contained || r.TimeToContainmentS == nil || r.ResourcesLost == nil ||
+			r.BackdoorsDisabled == nil || r.BreakGlassIntact == nil || r.ResourcesTotal == 0 || r.BackdoorsCreated == 0 || len(r.Timeline) == 0 || r.Timeline[0].T == nil {
+			t.Errorf("%s: report does not follow the contract: %s", tc.scenario, out)
+		}
+	}
+	if code, _, stderr := runCLI(t, "drill", "--scenario", "nope"); code != exitUsage || !strings.Contains(stderr, "codespaces-manual") {
+		t.Errorf("unknown scenario: exit %d, %q", code, stderr)
 	}
 }
