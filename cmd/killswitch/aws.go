@@ -17,7 +17,6 @@ func awsProvider(ctx context.Context, cfg *Config) (awsapi.Provider, []string, e
 		RoleName:          cfg.AWS.RoleName,
 		ExternalID:        cfg.AWS.ExternalID,
 		ManagementAccount: cfg.AWS.ManagementAccount,
-		APIOptions:        awsAPIOptions,
 	})
 	if err != nil {
 		return nil, nil, &configError{fmt.Errorf("aws: %w", err)}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/aws/smithy-go/middleware"
 	"os"
 	"strings"
 
@@ -107,7 +106,3 @@ func (e *env) scope(accounts string, all bool) ([]string, error) {
 	}
 	return ids, nil
 }
-
-// awsAPIOptions are extra SDK middlewares for every real AWS client; tests of
-// this package set them (operation recording, fault injection).
-var awsAPIOptions []func(*middleware.Stack) error
