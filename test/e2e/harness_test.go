@@ -237,23 +237,14 @@ func (e *env) click(user, actionID, requestID, ts string) int {
 
 // card waits for the approval card posted after n earlier cards and
 // returns it.
+// isCard: a top-level message with an Approve button.
+func isCard(c slackfake.Call) bool {
+	return c.Method == slackfake.PostMessage && c.ThreadTS == "" && c.Buttons()[bot.ActionApprove] != ""
+}
+
 func (e *env) card(n int) slackfake.Call {
 	e.t.Helper()
-	var card slackfake.Call
-	e.slack.Wait(e.t, 30*time.Second, fmt.Sprintf("approval card #%d", n+1), func(calls []slackfake.Call) bool {
-		i := 0
-		for _, c := range calls {
-			if c.Method == slackfake.PostMessage && c.OK() && c.ThreadTS == "" && c.Buttons()[bot.ActionApprove] != "" {
-				if i == n {
-					card = c
-					return true
-				}
-				i++
-			}
-		}
-		return false
-	})
-	return card
+	return e.slack.WaitNth(e.t, 30*time.Second, fmt.Sprintf("approval card #%d", n+1), n, isCard)
 }
 
 // waitState waits until request id is in one of states.
@@ -280,33 +271,17 @@ func (e *env) waitState(id string, states ...store.State) *store.Request {
 // ephemeralTo waits for an ephemeral message to user containing want.
 func (e *env) ephemeralTo(user, want string) slackfake.Call {
 	e.t.Helper()
-	var got slackfake.Call
-	e.slack.Wait(e.t, 30*time.Second, fmt.Sprintf("an ephemeral message to %s containing %q", user, want), func(calls []slackfake.Call) bool {
-		for _, c := range calls {
-			if c.Method == slackfake.PostEphemeral && c.User == user && c.OK() && strings.Contains(c.AllText(), want) {
-				got = c
-				return true
-			}
-		}
-		return false
+	return e.slack.WaitNth(e.t, 30*time.Second, fmt.Sprintf("an ephemeral message to %s containing %q", user, want), 0, func(c slackfake.Call) bool {
+		return c.Method == slackfake.PostEphemeral && c.User == user && strings.Contains(c.AllText(), want)
 	})
-	return got
 }
 
 // hookMessage waits for a response_url post to hook containing want.
 func (e *env) hookMessage(hook, want string) slackfake.Call {
 	e.t.Helper()
-	var got slackfake.Call
-	e.slack.Wait(e.t, 30*time.Second, fmt.Sprintf("a response_url message to %s containing %q", hook, want), func(calls []slackfake.Call) bool {
-		for _, c := range calls {
-			if c.Method == slackfake.ResponseURL && c.Hook == hook && c.OK() && strings.Contains(c.AllText(), want) {
-				got = c
-				return true
-			}
-		}
-		return false
+	return e.slack.WaitNth(e.t, 30*time.Second, fmt.Sprintf("a response_url message to %s containing %q", hook, want), 0, func(c slackfake.Call) bool {
+		return c.Method == slackfake.ResponseURL && c.Hook == hook && strings.Contains(c.AllText(), want)
 	})
-	return got
 }
 
 func (e *env) requests() []*store.Request {

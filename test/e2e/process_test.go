@@ -262,20 +262,7 @@ func request(t testing.TB, p *proc, fake *slackfake.Fake, text string, n int) (i
 	if code != http.StatusOK || !strings.Contains(body, "Planning") {
 		t.Fatalf("slash command: %d %s\n%s", code, body, p.logs())
 	}
-	var card slackfake.Call
-	fake.Wait(t, 60*time.Second, "the approval card", func(calls []slackfake.Call) bool {
-		i := 0
-		for _, c := range calls {
-			if c.Method == slackfake.PostMessage && c.OK() && c.ThreadTS == "" && c.Buttons()[bot.ActionApprove] != "" {
-				if i == n {
-					card = c
-					return true
-				}
-				i++
-			}
-		}
-		return false
-	})
+	card := fake.WaitNth(t, 60*time.Second, "the approval card", n, isCard)
 	return card.Buttons()[bot.ActionApprove], card.TS
 }
 

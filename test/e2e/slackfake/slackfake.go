@@ -219,6 +219,27 @@ func (f *Fake) Rejected() []Call {
 	return out
 }
 
+// WaitNth waits until n+1 successful calls match and returns the (n+1)-th
+// (n = 0: the first).
+func (f *Fake) WaitNth(t testing.TB, timeout time.Duration, what string, n int, match func(Call) bool) Call {
+	t.Helper()
+	var got Call
+	f.Wait(t, timeout, what, func(calls []Call) bool {
+		i := 0
+		for _, c := range calls {
+			if c.OK() && match(c) {
+				if i == n {
+					got = c
+					return true
+				}
+				i++
+			}
+		}
+		return false
+	})
+	return got
+}
+
 // Wait waits until cond holds for the recorded calls, or fails the test.
 func (f *Fake) Wait(t testing.TB, timeout time.Duration, what string, cond func(calls []Call) bool) []Call {
 	t.Helper()
