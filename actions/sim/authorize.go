@@ -183,7 +183,10 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		for _, target := range chain {
 			for _, id := range o.attached[target] {
 				p := o.scps[id]
-				if st, ok := p.parsed.matchDeny(r); ok {
+				if o.pendingLocked(scpAttachment{target, id}) {
+					continue
+				}
+				if st, ok := o.scpDocLocked(p).matchDeny(r); ok {
 					return denied(id, "explicit deny in SCP %s (%s) attached to %s%s", id, p.name, o.targetDesc(target), sidDesc(st))
 				}
 			}
@@ -191,18 +194,18 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 	}
 
 	if u != nil {
-		if d := identityDeny(r, a, "user "+u.name, u.inline, u.managed); d != nil {
+		if d := o.identityDeny(r, a, "user "+u.name, &u.entity); d != nil {
 			return d
 		}
 		for _, gk := range u.groups {
 			g := a.groups[gk]
-			if d := identityDeny(r, a, "group "+g.name, g.inline, g.managed); d != nil {
+			if d := o.identityDeny(r, a, "group "+g.name, &g.entity); d != nil {
 				return d
 			}
 		}
 	}
 	if ro != nil {
-		if d := identityDeny(r, a, "role "+ro.name, ro.inline, ro.managed); d != nil {
+		if d := o.identityDeny(r, a, "role "+ro.name, &ro.entity); d != nil {
 			return d
 		}
 	}
@@ -210,7 +213,7 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 	for _, target := range chain {
 		allowed := false
 		for _, id := range o.attached[target] {
-			if o.scps[id].parsed.allows(r) {
+			if o.scpDocLocked(o.scps[id]).allows(r) {
 				allowed = true
 				break
 			}
@@ -222,21 +225,28 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 	return nil
 }
 
-func identityDeny(r *reqCtx, a *account, owner string, inline map[string]*inlinePolicy, managed []string) *Denied {
+// identityDeny finds an explicit deny in an entity's inline and managed
+// policies; a policy still propagating (see SetPropagation) is not yet in
+// effect.
+func (o *Org) identityDeny(r *reqCtx, a *account, owner string, e *entity) *Denied {
+	inline, managed := e.inline, e.managed
 	if len(inline) == 0 && len(managed) == 0 {
 		return nil
 	}
 	for _, name := range sortedMapKeys(inline) {
+		if o.pendingLocked(inline[name]) {
+			continue
+		}
 		if st, ok := inline[name].parsed.matchDeny(r); ok {
 			return denied(name, "explicit deny in inline policy %s of %s%s", name, owner, sidDesc(st))
 		}
 	}
 	for _, arn := range managed {
 		p := a.lookupPolicy(arn)
-		if p == nil {
+		if p == nil || o.pendingLocked(managedAttachment{e, arn}) {
 			continue
 		}
-		if st, ok := p.current().parsed.matchDeny(r); ok {
+		if st, ok := o.versionDocLocked(p).matchDeny(r); ok {
 			return denied(arn, "explicit deny in managed policy %s attached to %s%s", arn, owner, sidDesc(st))
 		}
 	}

@@ -509,7 +509,9 @@ func putInline[T, O any](ctx context.Context, c *iamClient, op string, k *entity
 		if _, exists := e.inline[*policy]; !exists && len(e.inline) >= maxInlinePolicies {
 			return &types.LimitExceededException{Message: aws.String(fmt.Sprintf("the simulation allows at most %d inline policies per entity", maxInlinePolicies))}
 		}
-		e.inline[*policy] = &inlinePolicy{doc: *doc, parsed: p}
+		ip := &inlinePolicy{doc: *doc, parsed: p}
+		e.inline[*policy] = ip
+		c.c.o.propagateLocked(ip)
 		return nil
 	})
 }
@@ -871,7 +873,12 @@ func managedOp[T, O any](ctx context.Context, c *iamClient, op string, k *entity
 	return onEntity(ctx, c, op, k, *name, true, out, func(a *account, t *T) error {
 		e := k.entity(t)
 		if attach {
-			return attachManaged(a, &e.managed, *arn, k.quota)
+			had := hasKey(e.managed, *arn)
+			if err := attachManaged(a, &e.managed, *arn, k.quota); err != nil || had {
+				return err
+			}
+			c.c.o.propagateLocked(managedAttachment{e, *arn})
+			return nil
 		}
 		return detachManaged(a, &e.managed, *arn)
 	})

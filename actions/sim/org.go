@@ -73,6 +73,9 @@ type Org struct {
 	faults []*faultState
 	calls  map[string]int
 
+	sched  Schedule          // the drill's virtual clock, latencies, propagation
+	effect map[any]time.Time // policy changes still propagating, until when
+
 	seed       string
 	seq        uint64
 	keyOwners  map[string]string // access key id -> account

@@ -32,6 +32,7 @@ const fullAccessContent = `{
 type scp struct {
 	id, arn, name, desc, content string
 	parsed                       *policy
+	prev                         *policy // the content in effect until an update has propagated
 	aws                          bool
 }
 
@@ -405,7 +406,7 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 		if p.aws {
 			return &types.InvalidInputException{Message: aws.String("You can't modify an AWS managed policy."), Reason: types.InvalidInputExceptionReasonImmutablePolicy}
 		}
-		next := *p
+		next, changed := *p, false
 		if in.Name != nil {
 			if err := validSCPName(*in.Name); err != nil {
 				return err
@@ -426,9 +427,16 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 			if err != nil {
 				return err
 			}
+			changed = next.content != *in.Content
+			if changed {
+				next.prev = o.scpDocLocked(p)
+			}
 			next.content, next.parsed = *in.Content, parsed
 		}
 		*p = next
+		if changed {
+			o.propagateLocked(p)
+		}
 		out.Policy = policyOf(p)
 		return nil
 	})
@@ -497,6 +505,7 @@ func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachP
 			}
 		}
 		o.attached[*in.TargetId] = append(ids, p.id)
+		o.propagateLocked(scpAttachment{*in.TargetId, p.id})
 		return nil
 	})
 }

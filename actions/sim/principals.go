@@ -136,6 +136,7 @@ type policyVersion struct {
 	id      string
 	doc     string
 	parsed  *policy
+	prev    *policy // the default version in effect until this one, made default, has propagated
 	created time.Time
 }
 

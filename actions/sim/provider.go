@@ -193,6 +193,9 @@ func (p *provider) Clients(ctx context.Context, acct string) (*awsapi.Clients, e
 	if err := o.preflight(ctx, acct, "STS", "AssumeRole"); err != nil {
 		return nil, fmt.Errorf("sim: assume role %s in %s: %w", p.role, acct, opErr("STS", "AssumeRole", err))
 	}
+	if err := o.latency(ctx, "sts"); err != nil {
+		return nil, fmt.Errorf("sim: assume role %s in %s: %w", p.role, acct, opErr("STS", "AssumeRole", err))
+	}
 	o.mu.Lock()
 	issued := o.now()
 	o.mu.Unlock()
@@ -248,6 +251,9 @@ func (c *conn) principal() string {
 func (c *conn) do(ctx context.Context, svc, op string, resource func(a *account) string, fn func(a *account) error) error {
 	o := c.o
 	if err := o.preflight(ctx, c.account, svc, op); err != nil {
+		return opErr(svc, op, err)
+	}
+	if err := o.latency(ctx, actionPrefix[svc]); err != nil {
 		return opErr(svc, op, err)
 	}
 	o.mu.Lock()
