@@ -13,7 +13,7 @@ import (
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/store"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 // assertUntouched: no Slack call, no request, no audit entry, no AWS change.

@@ -28,7 +28,7 @@ import (
 	"github.com/killswitch/killswitch/bot/audit"
 	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/store/storetest"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 const (

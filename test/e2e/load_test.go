@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 // BenchmarkLoad200 is the loopback load test: 200 signed slash commands per

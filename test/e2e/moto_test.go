@@ -22,7 +22,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/killswitch/killswitch/test/awsint"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/test/moto"
 )
 

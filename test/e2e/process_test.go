@@ -23,7 +23,7 @@ import (
 
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/store"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 // The binary is built once per test binary, by the first process-level

@@ -11,7 +11,7 @@ import (
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/store"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 // slowChanges delays every IAM change of the codespaces account.

@@ -31,7 +31,7 @@ import (
 	"github.com/killswitch/killswitch/bot/store/storetest"
 	"github.com/killswitch/killswitch/policies"
 	"github.com/killswitch/killswitch/test/awsint"
-	"github.com/killswitch/killswitch/test/e2e/slackfake"
+	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/test/moto"
 )
 

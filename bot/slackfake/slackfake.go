@@ -1,4 +1,4 @@
-// Package slackfake is a fake Slack for tests: a Web API server that records
+// Package slackfake is a fake Slack for tests and drills: a Web API server that records
 // every chat.postMessage, chat.update and chat.postEphemeral call and every
 // response_url post, and rejects what real Slack rejects (message text over
 // 40,000 characters, more than 50 blocks, section text over 3,000
@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 	"unicode/utf8"
 )
@@ -131,16 +130,41 @@ type Fake struct {
 	fail     map[string]string // method -> error to answer next
 }
 
-// New starts a fake Slack that accepts the bot token token.
-func New(t testing.TB, token string) *Fake {
-	f := &Fake{Token: token, messages: map[string]bool{}, changed: make(chan struct{}), fail: map[string]string{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/", f.api)
-	mux.HandleFunc("/hooks/", f.hook)
-	f.Server = httptest.NewServer(mux)
+// TB is the part of TB the test helpers use (the package does not
+// import testing: drills use it in the product binary).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// New starts a fake Slack that accepts the bot token token, closed when the
+// test ends.
+func New(t TB, token string) *Fake {
+	f := Start(token)
 	t.Cleanup(f.Server.Close)
 	return f
 }
+
+// Start starts a fake Slack on a loopback port; Close stops it.
+func Start(token string) *Fake {
+	f := &Fake{Token: token, messages: map[string]bool{}, changed: make(chan struct{}), fail: map[string]string{}}
+	f.Server = httptest.NewServer(f.Handler())
+	return f
+}
+
+// Handler serves the fake's Web API (/api/METHOD) and response URLs
+// (/hooks/NAME); a drill calls it in process through Transport.
+func (f *Fake) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", f.api)
+	mux.HandleFunc("/hooks/", f.hook)
+	return mux
+}
+
+// Close stops the server.
+func (f *Fake) Close() { f.Server.Close() }
 
 // APIURL is the base URL for slack.api_url (the bot appends "/").
 func (f *Fake) APIURL() string { return f.Server.URL + "/api" }
@@ -221,7 +245,7 @@ func (f *Fake) Rejected() []Call {
 
 // WaitNth waits until n+1 successful calls match and returns the (n+1)-th
 // (n = 0: the first).
-func (f *Fake) WaitNth(t testing.TB, timeout time.Duration, what string, n int, match func(Call) bool) Call {
+func (f *Fake) WaitNth(t TB, timeout time.Duration, what string, n int, match func(Call) bool) Call {
 	t.Helper()
 	var got Call
 	f.Wait(t, timeout, what, func(calls []Call) bool {
@@ -241,7 +265,7 @@ func (f *Fake) WaitNth(t testing.TB, timeout time.Duration, what string, n int, 
 }
 
 // Wait waits until cond holds for the recorded calls, or fails the test.
-func (f *Fake) Wait(t testing.TB, timeout time.Duration, what string, cond func(calls []Call) bool) []Call {
+func (f *Fake) Wait(t TB, timeout time.Duration, what string, cond func(calls []Call) bool) []Call {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -543,7 +567,7 @@ func Sign(secret string, ts time.Time, body []byte) (timestamp, signature string
 }
 
 // SignedRequest builds a form POST to url signed with secret at ts.
-func SignedRequest(t testing.TB, url, secret string, ts time.Time, body string) *http.Request {
+func SignedRequest(t TB, url, secret string, ts time.Time, body string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
