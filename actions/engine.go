@@ -41,6 +41,8 @@ type Config struct {
 	// OnCall, if set, is called after every AWS call (audit log, metrics).
 	// It must be safe for concurrent use.
 	OnCall func(Call)
+	// Runner runs the per-account fan-out (default: goroutines).
+	Runner Runner
 }
 
 // Engine plans, applies and undoes the vetted actions.
@@ -65,6 +67,9 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = goroutines{}
 	}
 	for _, p := range cfg.BreakGlassPatterns {
 		if err := ValidatePattern(p); err != nil {
@@ -224,9 +229,19 @@ func principalOfCaller(arn string) string {
 	return arn
 }
 
-// forEach runs f on every account with bounded parallelism, keeping order.
-func (e *Engine) forEach(ctx context.Context, n int, f func(i int)) {
-	sem := make(chan struct{}, e.cfg.Concurrency)
+// Runner runs the engine's fan-out: f(ctx, i) for every i in [0, n), at
+// most limit at a time, returning when all have returned. The default runs
+// goroutines; a drill passes its virtual clock (sim.Clock), which runs them
+// as deterministic lanes on simulated time.
+type Runner interface {
+	ForEach(ctx context.Context, n, limit int, f func(ctx context.Context, i int))
+}
+
+// goroutines is the default Runner.
+type goroutines struct{}
+
+func (goroutines) ForEach(ctx context.Context, n, limit int, f func(ctx context.Context, i int)) {
+	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -234,17 +249,22 @@ func (e *Engine) forEach(ctx context.Context, n int, f func(i int)) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			f(i)
+			f(ctx, i)
 		}(i)
 	}
 	wg.Wait()
+}
+
+// forEach runs f on every account with bounded parallelism, keeping order.
+func (e *Engine) forEach(ctx context.Context, n int, f func(ctx context.Context, i int)) {
+	e.cfg.Runner.ForEach(ctx, n, e.cfg.Concurrency, f)
 }
 
 // openAll opens every account in scope in parallel.
 func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) ([]*acct, []error) {
 	out := make([]*acct, len(accounts))
 	errs := make([]error, len(accounts))
-	e.forEach(ctx, len(accounts), func(i int) {
+	e.forEach(ctx, len(accounts), func(ctx context.Context, i int) {
 		out[i], errs[i] = e.open(ctx, accounts[i], reqID)
 	})
 	known := map[string]bool{}
@@ -329,7 +349,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 		}
 		works := make([]*work, len(accts))
 		werrs := make([]error, len(accts))
-		e.forEach(ctx, len(accts), func(i int) {
+		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
 			if accts[i] != nil {
 				works[i], werrs[i] = e.build(ctx, accts[i], phase, opt, org)
 			}
@@ -453,7 +473,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 				org = nil
 			}
 		}
-		e.forEach(ctx, len(accts), func(i int) {
+		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
 			a := accts[i]
 			if a == nil {
 				return

@@ -65,7 +65,7 @@ func (e *Engine) Undo(ctx context.Context, action string, steps []Step, opt Opti
 			i := index[s.Account]
 			per[i] = append(per[i], s)
 		}
-		e.forEach(ctx, len(accounts), func(i int) {
+		e.forEach(ctx, len(accounts), func(ctx context.Context, i int) {
 			if accts[i] == nil || len(per[i]) == 0 {
 				return
 			}

@@ -83,6 +83,10 @@ type Deps struct {
 	Now     func() time.Time
 	// HTTPClient posts to response_url (default: a client with a 10s timeout).
 	HTTPClient *http.Client
+	// Go runs background work (default: a goroutine); a drill passes its
+	// virtual clock's Go so the service's work runs as lanes on simulated
+	// time.
+	Go func(ctx context.Context, f func(ctx context.Context))
 }
 
 // slackAPI is the part of *slack.Client the bot calls.
@@ -330,6 +334,13 @@ func (s *Service) spawn(f func(ctx context.Context)) bool {
 		return false
 	}
 	s.wg.Add(1)
+	if s.d.Go != nil {
+		s.d.Go(s.runCtx, func(ctx context.Context) {
+			defer s.wg.Done()
+			f(ctx)
+		})
+		return true
+	}
 	go func() {
 		defer s.wg.Done()
 		f(s.runCtx)

@@ -115,7 +115,7 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 	wcancel()
 	if err != nil {
 		log.WithError(err).Error("audit the start of the run")
-		s.finish(ctx, r, nil, time.Now(), fmt.Errorf("%w: %v", errAuditFailed, err), log)
+		s.finish(ctx, r, nil, s.now(), fmt.Errorf("%w: %v", errAuditFailed, err), log)
 		return
 	}
 	s.refreshCard(ctx, id)

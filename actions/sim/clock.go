@@ -100,13 +100,9 @@ func (c *Clock) Run(ctx context.Context, f func(ctx context.Context)) {
 }
 
 // Go starts f as a new lane, ready at the current virtual time; it first
-// runs when the calling lane blocks. From outside a lane, f simply runs in
-// a new goroutine (no virtual time).
+// runs when the calling lane blocks. Call it from a lane (ctx need not be
+// the lane's: a service passes its own background context) or before Run.
 func (c *Clock) Go(ctx context.Context, f func(ctx context.Context)) {
-	if !c.IsLane(ctx) {
-		go f(ctx)
-		return
-	}
 	c.mu.Lock()
 	c.spawnLocked(ctx, f)
 	c.mu.Unlock()

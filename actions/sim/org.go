@@ -76,6 +76,8 @@ type Org struct {
 	sched  Schedule          // the drill's virtual clock, latencies, propagation
 	effect map[any]time.Time // policy changes still propagating, until when
 
+	firstChange time.Time // the bot's first successful change
+
 	seed       string
 	seq        uint64
 	keyOwners  map[string]string // access key id -> account

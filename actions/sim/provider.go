@@ -272,7 +272,29 @@ func (c *conn) do(ctx context.Context, svc, op string, resource func(a *account)
 	if err := fn(a); err != nil {
 		return opErr(svc, op, err)
 	}
+	if o.firstChange.IsZero() && mutating(op) {
+		o.firstChange = o.now()
+	}
 	return nil
+}
+
+// mutating reports whether an operation changes state (by AWS's naming:
+// reads are List*, Get*, Describe*).
+func mutating(op string) bool {
+	for _, p := range []string{"List", "Get", "Describe"} {
+		if strings.HasPrefix(op, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// FirstChange is when the bot's first successful change was made (zero
+// before any): the first thing an intruder watching the account can see.
+func (o *Org) FirstChange() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.firstChange
 }
 
 // call runs one API call through do and returns out, which fn fills in, or

@@ -125,6 +125,9 @@ type Service struct {
 	Policy Policy
 	Audit  Auditor
 	Now    func() time.Time // defaults to time.Now
+	// NewID, if set, names new requests (drills use a deterministic
+	// sequence); by default the store picks a random id.
+	NewID func() string
 }
 
 func (s *Service) now() time.Time {
@@ -246,6 +249,9 @@ func (s *Service) Submit(ctx context.Context, n NewRequest) (*store.Request, err
 	}
 	now := s.now()
 	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = now, now, now.Add(s.Policy.expiry())
+	if s.NewID != nil {
+		r.ID = s.NewID()
+	}
 	if err := s.Store.CreateRequest(ctx, r); err != nil {
 		if errors.Is(err, store.ErrDuplicate) && r.UndoOf != "" {
 			return nil, refuse(err, "request %s is already being undone; approve or cancel that undo first", r.UndoOf)
