@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -102,4 +103,10 @@ func NewSlackClient(botToken, apiURL, appToken string) *slack.Client {
 		opts = append(opts, slack.OptionAppLevelToken(appToken))
 	}
 	return slack.New(botToken, opts...)
+}
+
+// NewSlackClientHTTP is NewSlackClient (no Socket Mode) whose calls go
+// through hc: a drill's in-process fake Slack.
+func NewSlackClientHTTP(botToken, apiURL string, hc *http.Client) *slack.Client {
+	return slack.New(botToken, slack.OptionAPIURL(strings.TrimSuffix(apiURL, "/")+"/"), slack.OptionHTTPClient(hc))
 }

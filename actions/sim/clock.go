@@ -77,6 +77,13 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// Lanes is the number of lanes alive: running or waiting in the clock.
+func (c *Clock) Lanes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running + len(c.queue)
+}
+
 // IsLane reports whether ctx belongs to a lane of c.
 func (c *Clock) IsLane(ctx context.Context) bool {
 	l, _ := ctx.Value(laneKey{}).(*Clock)

@@ -1,225 +1,354 @@
-// Package drill runs tabletop exercises offline: a scripted intruder in a
-// simulated organization, the responders' move, and a scorecard in the
-// report format of CONTRACT.md.
+// Package drill runs tabletop exercises offline: a scenario (built-in or a
+// YAML file) plays an intruder who fights back against the responders'
+// moves, on one virtual clock (sim.Clock) shared by the intruder, the
+// responders, the Slack service and the containment engine.
 //
-// The built-in scenarios replay Code Spaces (2014) in the codespaces
-// organization: the intruder holds a leaked administrator key, makes backup
-// logins (a new user with a key and a password, an extra key on a service
-// user) and keeps a role session; then the responders act, which tips the
-// intruder off, and the intruder tries to destroy every snapshot, AMI,
-// volume, bucket and backup with every credential it holds.
-//
-//   - codespaces: responders run lockdown (deny-delete, then revoke
-//     sessions, then disable users) through the containment engine.
-//   - codespaces-manual: the 2014 response: the leaked user's password is
-//     changed (its login profile removed); no guardrail, nothing else.
+// The responders' moves go through the real service path: signed slash
+// commands and button clicks are sent to the in-process bot.Service, which
+// plans, posts its approval card to an in-process fake Slack, waits for the
+// approval and runs the engine on the simulated organization. Every
+// simulated AWS call (the bot's and the intruder's) takes its service's
+// latency on the virtual clock, policy changes take effect after the
+// scenario's propagation delay, and the intruder notices the response when
+// the scenario says and then works through its playbook at its own rate
+// while the bot's remaining steps run. The same scenario and seed always
+// give the same report; no wall-clock time enters it.
 package drill
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
-	"sort"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/sirupsen/logrus"
 
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/actions/sim"
+	"github.com/killswitch/killswitch/bot"
+	"github.com/killswitch/killswitch/bot/approval"
+	"github.com/killswitch/killswitch/bot/audit"
+	"github.com/killswitch/killswitch/bot/slackfake"
+	"github.com/killswitch/killswitch/bot/store"
 )
 
-// Report is the drill report of CONTRACT.md.
-type Report struct {
-	Scenario           string  `json:"scenario"`
-	Contained          bool    `json:"contained"`
-	TimeToContainmentS float64 `json:"time_to_containment_s"`
-	ResourcesTotal     int     `json:"resources_total"`
-	ResourcesLost      int     `json:"resources_lost"`
-	BackdoorsCreated   int     `json:"backdoors_created"`
-	BackdoorsDisabled  int     `json:"backdoors_disabled"`
-	BreakGlassIntact   bool    `json:"break_glass_intact"`
-	Timeline           []Event `json:"timeline"`
-}
-
-// Event is one line of the timeline; T is seconds since the intrusion.
-type Event struct {
-	T     float64 `json:"t"`
-	Actor string  `json:"actor"` // attacker | responder | bot
-	Event string  `json:"event"`
-}
-
-// Scenarios lists the built-in scenarios.
-func Scenarios() []string { return []string{"codespaces", "codespaces-manual"} }
-
-// Config is what the responders' engine needs (the configured exemptions).
+// Config is what the responders' service needs from the configuration.
 type Config struct {
 	BreakGlassPatterns []string
 	BreakGlassTag      string
 	BotRoleName        string
+	Concurrency        int // accounts at once, as in production (default 8)
 }
 
-// the scenario's fixed facts (the codespaces built-in organization)
+// Start is when every drill's intrusion begins (simulated time).
+var Start = time.Date(2026, 6, 17, 9, 0, 0, 0, time.UTC)
+
+// The drill's Slack workspace.
 const (
-	account      = "111122223333"
-	leakedUser   = "ops-admin"       // its key leaked
-	serviceUser  = "ci-runner"       // gets an extra key from the intruder
-	backdoorUser = "backup-admin"    // created by the intruder
-	sessionRole  = "ci-deploy"       // the intruder keeps a session of it
-	bgRole       = "BreakGlassAdmin" // break-glass, by pattern
-	respondAfter = 3 * time.Minute   // the responders move this long after the intrusion starts
+	drillTeam    = "T0DRILL"
+	drillChannel = "C0DRILL"
+	drillToken   = "xoxb-drill"
+	slackBase    = "http://slack.drill.invalid"
+	outsideAcct  = "999988887777"
 )
 
-// destroyable are the kinds of data the intruder goes for.
-var destroyable = map[string]bool{"snapshot": true, "ami": true, "volume": true, "bucket": true, "backup": true, "db-snapshot": true, "table": true}
+// run is one drill in progress.
+type run struct {
+	s     *Scenario
+	cfg   Config
+	seed  int64
+	org   *sim.Org
+	clock *sim.Clock
+	slack *slackfake.Fake
+	svc   *bot.Service
+	http  *http.Client
+	sign  string // the drill's signing secret (random, never shown)
 
-// Run plays a built-in scenario.
-func Run(ctx context.Context, name string, cfg Config) (*Report, error) {
-	manual := false
-	switch name {
-	case "codespaces":
-	case "codespaces-manual":
-		manual = true
-	default:
-		return nil, fmt.Errorf("unknown scenario %q: choose one of %s", name, strings.Join(Scenarios(), ", "))
+	mu       sync.Mutex
+	timeline []Event
+	marks    marks
+	in       *intruder
+}
+
+// marks are the moments the scorecard measures.
+type marks struct {
+	request, approval, guardrail, contained time.Time
+	guardrailIn                             map[string]time.Time // per account
+}
+
+// Run plays scenario s; seed 0 takes the scenario's seed.
+func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, error) {
+	if seed == 0 {
+		seed = s.Seed
 	}
 	if cfg.BotRoleName == "" {
 		cfg.BotRoleName = actions.DefaultBotRoleName
 	}
-	org, err := sim.Builtin("codespaces")
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	org, err := s.loadOrg()
 	if err != nil {
 		return nil, err
 	}
-	start := time.Date(2014, 6, 17, 9, 0, 0, 0, time.UTC)
-	clock := start
-	org.SetClock(func() time.Time { return clock })
-	r := &Report{Scenario: name, Timeline: []Event{}}
-	log := func(actor, format string, a ...any) {
-		r.Timeline = append(r.Timeline, Event{T: clock.Sub(start).Seconds(), Actor: actor, Event: fmt.Sprintf(format, a...)})
+	dir, err := os.MkdirTemp("", "killswitch-drill-")
+	if err != nil {
+		return nil, err
 	}
-	for _, res := range org.Resources(account) {
-		if destroyable[res.Kind] {
-			r.ResourcesTotal++
-		}
+	defer os.RemoveAll(dir)
+	r := &run{s: s, cfg: cfg, seed: seed, org: org, clock: sim.NewClock(Start, s.Duration.D())}
+	r.marks.guardrailIn = map[string]time.Time{}
+	org.SetSchedule(sim.Schedule{Clock: r.clock, Latency: durations(s.Latency), Propagation: durations(s.Propagation)})
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db"))
+	if err != nil {
+		return nil, err
 	}
-
-	// 1. the intruder, with the leaked key, makes backup logins
-	leakedARN, _ := org.UserARN(account, leakedUser)
-	keys := org.AccessKeyIDs(account, leakedUser)
-	if len(keys) == 0 {
-		return nil, errors.New("the scenario's leaked user has no key")
+	defer st.Close()
+	if err := r.newService(st); err != nil {
+		return nil, err
 	}
-	held := []credHeld{{"leaked key of " + leakedUser, sim.Credential{Account: account, Principal: leakedARN, AccessKeyID: keys[0]}, ""}}
-	log("attacker", "signs in with the leaked access key of %s", leakedUser)
-	clock = clock.Add(20 * time.Second)
-	if k, err := org.AttackerCreateUser(held[0].cred, backdoorUser); err == nil {
-		arn, _ := org.UserARN(account, backdoorUser)
-		held = append(held, credHeld{"backdoor user " + backdoorUser + " (key)", sim.Credential{Account: account, Principal: arn, AccessKeyID: k.ID}, backdoorUser},
-			credHeld{"backdoor user " + backdoorUser + " (console)", sim.Credential{Account: account, Principal: arn, Console: true}, backdoorUser})
-		r.BackdoorsCreated++
-		log("attacker", "creates backdoor user %s with a console password and an access key", backdoorUser)
+	before := r.breakGlassState()
+	total := r.resources()
+	r.clock.Run(ctx, func(ctx context.Context) {
+		r.in = newIntruder(r)
+		r.clock.Go(ctx, r.in.run)
+		for i := range s.Responders {
+			m := s.Responders[i]
+			r.clock.Go(ctx, func(ctx context.Context) { r.move(ctx, m) })
+		}
+		r.clock.Go(ctx, r.monitor)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	clock = clock.Add(20 * time.Second)
-	if k, err := org.AttackerCreateAccessKey(held[0].cred, serviceUser); err == nil {
-		arn, _ := org.UserARN(account, serviceUser)
-		held = append(held, credHeld{"extra key on " + serviceUser, sim.Credential{Account: account, Principal: arn, AccessKeyID: k.ID}, "key:" + k.ID})
-		r.BackdoorsCreated++
-		log("attacker", "adds a second access key to service user %s", serviceUser)
-	}
-	clock = clock.Add(20 * time.Second)
-	roleARN, _ := org.RoleARN(account, sessionRole)
-	held = append(held, credHeld{"session of role " + sessionRole, sim.Credential{Account: account, Principal: roleARN, SessionIssued: clock}, ""})
-	log("attacker", "assumes role %s and keeps the session", sessionRole)
-
-	// 2. the responders move
-	clock = start.Add(respondAfter)
-	var took time.Duration
-	if manual {
-		log("responder", "changes the password of %s (the 2014 response: no guardrail, keys and sessions untouched)", leakedUser)
-		c, err := org.Provider(cfg.BotRoleName).Clients(ctx, account)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := c.IAM.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(leakedUser)}); err != nil {
-			return nil, fmt.Errorf("reset the password of %s: %w", leakedUser, err)
-		}
-	} else {
-		log("responder", "requests lockdown --all; a second responder approves")
-		eng, err := actions.New(org.Provider(cfg.BotRoleName), actions.Config{BreakGlassPatterns: cfg.BreakGlassPatterns, BreakGlassTag: cfg.BreakGlassTag, BotRoleName: cfg.BotRoleName,
-			Now: func() time.Time { return clock }})
-		if err != nil {
-			return nil, err
-		}
-		t0 := time.Now()
-		res, err := eng.Apply(ctx, actions.Lockdown, org.Accounts(), actions.Options{RequestID: "drill-" + name}, nil)
-		took = time.Since(t0)
-		if err != nil {
-			return nil, err
-		}
-		byAction := map[string]int{}
-		for _, s := range res.Steps() {
-			if s.Status == actions.StepDone {
-				byAction[s.Action]++
-			}
-		}
-		for _, a := range []string{actions.DenyDelete, actions.RevokeSessions, actions.DisableUsers} {
-			log("bot", "%s: %d change(s)", a, byAction[a])
-		}
-		if p := res.Problems(); len(p) > 0 {
-			log("bot", "lockdown %s: %s", res.Status, strings.Join(p, "; "))
-		}
-	}
-	clock = clock.Add(took)
-	r.TimeToContainmentS = clock.Sub(start).Seconds()
-
-	// 3. tipped off, the intruder goes for the data with everything it holds
-	clock = clock.Add(30 * time.Second)
-	log("attacker", "notices the response and starts deleting snapshots, AMIs, volumes, buckets and backups")
-	resources := org.Resources(account)
-	sort.Slice(resources, func(i, j int) bool { return resources[i].Kind+resources[i].ID < resources[j].Kind+resources[j].ID })
-	for _, res := range resources {
-		if !destroyable[res.Kind] {
-			continue
-		}
-		for _, h := range held {
-			if org.Destroy(h.cred, res.Kind, res.ID) == nil {
-				r.ResourcesLost++
-				log("attacker", "deletes %s %s with the %s", res.Kind, res.ID, h.what)
-				break
-			}
-		}
-	}
-	if r.ResourcesLost == 0 {
-		log("attacker", "every deletion is denied")
-	}
-
-	// 4. the scorecard
-	r.Contained = true
-	alive := map[string]bool{} // backdoor -> one of its credentials still works
-	for _, h := range held {
-		works := org.Authorize(h.cred, "iam:CreateUser", "*") == nil || org.Authorize(h.cred, "ec2:DeleteSnapshot", "*") == nil
-		if works {
-			r.Contained = false
-			log("attacker", "the %s still works", h.what)
-		}
-		if h.backdoor != "" {
-			alive[h.backdoor] = alive[h.backdoor] || works
-		}
-	}
-	for _, works := range alive {
-		if !works {
-			r.BackdoorsDisabled++
-		}
-	}
-	bgARN, _ := org.RoleARN(account, bgRole)
-	bg := sim.Credential{Account: account, Principal: bgARN, SessionIssued: clock}
-	r.BreakGlassIntact = org.Authorize(bg, "ec2:DeleteSnapshot", "*") == nil && org.Authorize(bg, "iam:CreateUser", "*") == nil
-	return r, nil
+	return r.report(total, before), nil
 }
 
-type credHeld struct {
-	what     string
-	cred     sim.Credential
-	backdoor string // the backdoor it belongs to, "" for what the intruder found
+func durations(m map[string]Duration) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(m))
+	for k, v := range m {
+		out[k] = v.D()
+	}
+	return out
+}
+
+// newService builds the Slack service the responders use, on the drill's
+// clock, store, fake Slack and simulated organization.
+func (r *run) newService(st store.Store) error {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	r.sign = hex.EncodeToString(b[:])
+	r.slack = slackfake.InProcess(drillToken, slackBase)
+	r.http = &http.Client{Transport: slackLogger{r, r.slack.Transport()}}
+	eng, err := actions.New(r.org.Provider(r.cfg.BotRoleName), actions.Config{
+		BreakGlassPatterns: r.cfg.BreakGlassPatterns, BreakGlassTag: r.cfg.BreakGlassTag, BotRoleName: r.cfg.BotRoleName,
+		Concurrency: r.cfg.Concurrency, Now: r.clock.Now, Runner: r.clock, OnCall: r.botCall,
+	})
+	if err != nil {
+		return err
+	}
+	al := audit.New(st, r.clock.Now)
+	requesters, approvers := r.responders()
+	seq := 0
+	appr := &approval.Service{Store: st, Audit: al, Now: r.clock.Now,
+		Policy: approval.Policy{Requesters: requesters, Approvers: approvers, Required: 1, Expiry: time.Hour},
+		NewID:  func() string { seq++; return fmt.Sprintf("drill-%d", seq) }}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	r.svc, err = bot.New(bot.Config{
+		TeamID: drillTeam, Channel: drillChannel, SigningSecret: r.sign,
+		Requesters: requesters, Approvers: approvers, Required: 1, Expiry: time.Hour,
+		Accounts: r.org.Accounts(),
+	}, bot.Deps{
+		Engine: eng, Store: st, Audit: al, Approval: appr, Log: log, Now: r.clock.Now,
+		Slack: bot.NewSlackClientHTTP(drillToken, r.slack.APIURL(), r.http), HTTPClient: r.http, Go: r.clock.Go,
+	})
+	return err
+}
+
+// responders returns the scenario's requesters and approvers; a scenario
+// with no Slack moves still needs a valid service.
+func (r *run) responders() (requesters, approvers []string) {
+	for _, m := range r.s.Responders {
+		switch {
+		case m.Command != "" && !contains(requesters, m.User):
+			requesters = append(requesters, m.User)
+		case m.Approve && !contains(approvers, m.User):
+			approvers = append(approvers, m.User)
+		}
+	}
+	if len(requesters) == 0 {
+		requesters = []string{"U0NOBODY1"}
+	}
+	if len(approvers) == 0 {
+		approvers = []string{"U0NOBODY2"}
+	}
+	return requesters, approvers
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// log adds a timeline event at the current virtual time.
+func (r *run) log(actor, format string, a ...any) {
+	t := r.clock.Now().Sub(Start).Seconds()
+	r.mu.Lock()
+	r.timeline = append(r.timeline, Event{T: round3(t), Actor: actor, Event: fmt.Sprintf(format, a...)})
+	r.mu.Unlock()
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// botCall puts the bot's changes and failures on the timeline.
+func (r *run) botCall(c actions.Call) {
+	if c.Outcome == "ok" && !changes(c.Operation) {
+		return
+	}
+	what := c.Service + "." + c.Operation
+	if c.Target != "" {
+		what += " " + c.Target
+	}
+	if c.Outcome != "ok" {
+		what += ": " + firstLine(c.Error)
+	}
+	r.log(ActorBot, "%s (account %s)", what, c.Account)
+}
+
+func changes(op string) bool {
+	for _, p := range []string{"List", "Get", "Describe"} {
+		if strings.HasPrefix(op, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// resources counts the data at the start, by account.
+func (r *run) resources() int {
+	n := 0
+	for _, a := range r.org.Accounts() {
+		n += len(r.org.ResourceStates(a))
+	}
+	return n
+}
+
+// monitor samples, every half second of simulated time, whether the
+// guardrail is in effect in each account and whether any intruder
+// credential still works; it ends when it is the last lane.
+func (r *run) monitor(ctx context.Context) {
+	const every = 500 * time.Millisecond
+	for r.clock.Sleep(ctx, every) == nil {
+		now := r.clock.Now()
+		for _, a := range r.org.Accounts() {
+			if _, ok := r.marks.guardrailIn[a]; !ok && r.guardrailHolds(a) {
+				r.marks.guardrailIn[a] = now
+			}
+		}
+		if r.in.working() == 0 {
+			if r.marks.contained.IsZero() && !r.marks.approval.IsZero() {
+				r.marks.contained = now
+			}
+		} else {
+			r.marks.contained = time.Time{}
+		}
+		if r.clock.Lanes() == 1 {
+			return
+		}
+	}
+}
+
+// guardrailHolds reports whether a destructive call by a fresh session of
+// a non-exempt principal is denied in the account (deny-delete in effect).
+func (r *run) guardrailHolds(acct string) bool {
+	res := r.org.ResourceStates(acct)
+	if len(res) == 0 {
+		return false
+	}
+	probe, ok := r.probePrincipal(acct)
+	if !ok {
+		return false
+	}
+	action, _ := sim.DestroyAction(res[0].Kind)
+	arn, _ := sim.ResourceARN(acct, res[0].Kind, res[0].ID)
+	c := sim.Credential{Account: acct, Principal: probe, SessionIssued: r.clock.Now()}
+	return r.org.Authorize(c, action, arn) != nil
+}
+
+// probePrincipal is a role no exemption covers, to test the guardrail with.
+func (r *run) probePrincipal(acct string) (string, bool) {
+	st := r.org.Snapshot(acct)
+	for _, ro := range st.Roles {
+		if r.exempt(ro.Arn, ro.Tags) || strings.HasPrefix(ro.Path, "/aws-") || ro.Name == r.cfg.BotRoleName {
+			continue
+		}
+		return ro.Arn, true
+	}
+	return "", false
+}
+
+func (r *run) exempt(arn string, tags map[string]string) bool {
+	for _, p := range r.cfg.BreakGlassPatterns {
+		if actions.ArnLike(p, arn) {
+			return true
+		}
+	}
+	_, tagged := tags[r.cfg.BreakGlassTag]
+	return r.cfg.BreakGlassTag != "" && tagged
+}
+
+// slackLogger puts the Slack conversation on the timeline.
+type slackLogger struct {
+	r    *run
+	next http.RoundTripper
+}
+
+func (l slackLogger) RoundTrip(req *http.Request) (*http.Response, error) {
+	n := len(l.r.slack.Calls())
+	resp, err := l.next.RoundTrip(req)
+	calls := l.r.slack.Calls()
+	for _, c := range calls[n:] {
+		l.r.log(ActorSlack, "%s", describeSlack(c))
+	}
+	return resp, err
+}
+
+func describeSlack(c slackfake.Call) string {
+	text := strings.Join(strings.Fields(c.AllText()), " ")
+	if len(text) > 240 {
+		text = text[:240] + "…"
+	}
+	where := "in the channel"
+	switch {
+	case c.Method == slackfake.Update:
+		where = "card updated"
+	case c.ThreadTS != "":
+		where = "in the thread"
+	case c.Method == slackfake.PostEphemeral || c.Method == slackfake.ResponseURL:
+		where = "to the responder only"
+	}
+	if c.Error != "" {
+		return fmt.Sprintf("%s refused (%s)", c.Method, c.Error)
+	}
+	return fmt.Sprintf("%s: %s", where, text)
 }

@@ -119,8 +119,9 @@ func (c Call) Button(id string) map[string]any {
 
 // Fake is the fake Slack server.
 type Fake struct {
-	Server *httptest.Server
+	Server *httptest.Server // nil InProcess
 	Token  string
+	base   string
 
 	mu       sync.Mutex
 	calls    []Call
@@ -149,9 +150,34 @@ func New(t TB, token string) *Fake {
 
 // Start starts a fake Slack on a loopback port; Close stops it.
 func Start(token string) *Fake {
-	f := &Fake{Token: token, messages: map[string]bool{}, changed: make(chan struct{}), fail: map[string]string{}}
+	f := newFake(token)
 	f.Server = httptest.NewServer(f.Handler())
+	f.base = f.Server.URL
 	return f
+}
+
+// InProcess returns a fake Slack that listens nowhere: point a client at
+// base (e.g. "http://slack.drill") with Transport, and every call is served
+// in the calling goroutine (drills use this: no port, no other goroutine).
+func InProcess(token, base string) *Fake {
+	f := newFake(token)
+	f.base = strings.TrimSuffix(base, "/")
+	return f
+}
+
+func newFake(token string) *Fake {
+	return &Fake{Token: token, messages: map[string]bool{}, changed: make(chan struct{}), fail: map[string]string{}}
+}
+
+// Transport serves requests with the fake's Handler, in process.
+func (f *Fake) Transport() http.RoundTripper { return handlerTransport{f.Handler()} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 // Handler serves the fake's Web API (/api/METHOD) and response URLs
@@ -163,14 +189,18 @@ func (f *Fake) Handler() http.Handler {
 	return mux
 }
 
-// Close stops the server.
-func (f *Fake) Close() { f.Server.Close() }
+// Close stops the server (if it has one).
+func (f *Fake) Close() {
+	if f.Server != nil {
+		f.Server.Close()
+	}
+}
 
 // APIURL is the base URL for slack.api_url (the bot appends "/").
-func (f *Fake) APIURL() string { return f.Server.URL + "/api" }
+func (f *Fake) APIURL() string { return f.base + "/api" }
 
 // HookURL is a response_url named name.
-func (f *Fake) HookURL(name string) string { return f.Server.URL + "/hooks/" + url.PathEscape(name) }
+func (f *Fake) HookURL(name string) string { return f.base + "/hooks/" + url.PathEscape(name) }
 
 // FailNext makes the next call of method answer {"ok":false,"error":err}.
 func (f *Fake) FailNext(method, err string) {
