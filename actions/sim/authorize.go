@@ -175,7 +175,7 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		r.principalARN, r.principalType, r.userID = "arn:aws:iam::"+a.id+":root", "Account", a.id
 	}
 
-	scpApplies := o.isOrg && o.scpEnabled && a.id != o.mgmt &&
+	scpApplies := o.isOrg && o.scpEnabled && a.id != o.mgmt && !a.left &&
 		(ro == nil || !strings.HasPrefix(ro.path, "/aws-service-role/"))
 	var chain []string
 	if scpApplies {
@@ -220,6 +220,53 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		}
 		if !allowed {
 			return denied("", "no SCP attached to %s allows %s (implicit deny)", o.targetDesc(target), action)
+		}
+	}
+	return nil
+}
+
+// validCredentialLocked checks only that a credential is valid now (see
+// Credential), without any policy: for the calls no policy controls.
+func (o *Org) validCredentialLocked(c Credential) error {
+	a := o.accounts[c.Account]
+	if a == nil {
+		return denied("", "account %s is not in the simulated organization", c.Account)
+	}
+	ref, err := parsePrincipal(c.Principal, a.id)
+	if err != nil {
+		return denied("", "%v", err)
+	}
+	switch ref.kind {
+	case "user":
+		u := a.users[strings.ToLower(ref.name)]
+		if u == nil {
+			return denied("", "user %s does not exist in %s", ref.name, a.id)
+		}
+		switch {
+		case !c.SessionIssued.IsZero():
+		case c.AccessKeyID != "":
+			for _, k := range u.keys {
+				if k.id == c.AccessKeyID {
+					if !k.active {
+						return denied("", "access key %s is Inactive", k.id)
+					}
+					return nil
+				}
+			}
+			return denied("", "access key %s does not exist for user %s", c.AccessKeyID, u.name)
+		case c.Console:
+			if u.login == nil {
+				return denied("", "user %s has no login profile (console password)", u.name)
+			}
+		default:
+			return denied("", "no credential: set AccessKeyID, Console or SessionIssued")
+		}
+	case "role":
+		if a.roles[strings.ToLower(ref.name)] == nil {
+			return denied("", "role %s does not exist in %s", ref.name, a.id)
+		}
+		if c.SessionIssued.IsZero() {
+			return denied("", "role %s has no long-term credentials: a role credential needs SessionIssued", ref.name)
 		}
 	}
 	return nil

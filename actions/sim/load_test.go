@@ -141,7 +141,7 @@ func TestLoadRejectsHostileInput(t *testing.T) {
 		{"1001 accounts", "organization: true\naccounts:\n" + many(1001, func(i int) string {
 			return fmt.Sprintf("  - {id: \"%012d\", management: %v}\n", i+1, i == 0)
 		}), "at most 1000"},
-		{"unknown resource kind", acct("    resources: {kms-key: [k]}\n"), "unknown kind"},
+		{"unknown resource kind", acct("    resources: {no-such-kind: [k]}\n"), "unknown kind"},
 		{"resource id with space", acct("    resources: {bucket: [\"a b\"]}\n"), "id must be"},
 		{"duplicate resource", acct("    resources: {bucket: [a, a]}\n"), "already exists"},
 		{"wrong type", acct("    users: yes\n"), "cannot unmarshal"},

@@ -109,6 +109,8 @@ type account struct {
 
 	secrets   map[string]*secret // by name
 	resources map[string]map[string]struct{}
+	lost      map[string]map[string]string // kind -> id -> how it was lost (see ResourceStates)
+	left      bool                         // left the Organization (LeaveOrganization): standalone now
 }
 
 func newOrg(seedID string) *Org {

@@ -87,7 +87,60 @@ func (o *Org) SCPEnabled() bool {
 func (o *Org) targetsLocked() []string {
 	t := []string{o.rootID}
 	t = append(t, sortedMapKeys(o.ous)...)
-	return append(t, o.accountIDsLocked()...)
+	return append(t, o.memberIDsLocked()...)
+}
+
+// memberIDsLocked is accountIDsLocked without the accounts that left the
+// Organization.
+func (o *Org) memberIDsLocked() []string {
+	ids := o.accountIDsLocked()
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !o.accounts[id].left {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// InOrganization reports whether an account belongs to the Organization
+// (false when standalone, unknown, or after LeaveOrganization).
+func (o *Org) InOrganization(acct string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	return o.isOrg && a != nil && !a.left
+}
+
+// disablePolicyTypeLocked is organizations:DisablePolicyType for SCPs:
+// like AWS it detaches every SCP from every root, OU and account; SCPs no
+// longer restrict anyone.
+func (o *Org) disablePolicyTypeLocked() error {
+	if !o.scpEnabled {
+		return &types.PolicyTypeNotEnabledException{Message: aws.String("This operation can be performed only for enabled policy types.")}
+	}
+	o.scpEnabled = false
+	o.attached = map[string][]string{}
+	return nil
+}
+
+// leaveLocked is organizations:LeaveOrganization from member account a:
+// afterwards it is standalone, no SCP applies to it and the management
+// account no longer sees it.
+func (o *Org) leaveLocked(a *account) error {
+	if !o.isOrg || a.left {
+		return notInUse()
+	}
+	if a.id == o.mgmt {
+		return &types.ConstraintViolationException{
+			Message: aws.String("The management account can't leave its organization."),
+			Reason:  types.ConstraintViolationExceptionReasonAccountCannotLeaveOrganization,
+		}
+	}
+	a.left = true
+	a.parent = ""
+	delete(o.attached, a.id)
+	return nil
 }
 
 func containsStr(list []string, s string) bool {
@@ -106,7 +159,7 @@ var _ awsapi.Organizations = (*orgsClient)(nil)
 // mgmtOnly fails like AWS for a standalone account or a member account.
 func (c *orgsClient) mgmtOnly() error {
 	o := c.c.o
-	if !o.isOrg {
+	if !o.isOrg || o.accounts[c.c.account].left {
 		return notInUse()
 	}
 	if c.c.account != o.mgmt {
@@ -159,7 +212,7 @@ func (o *Org) findTarget(id string) error {
 		return nil
 	case o.ous[id] != nil:
 		return nil
-	case o.accounts[id] != nil:
+	case o.accounts[id] != nil && !o.accounts[id].left:
 		return nil
 	}
 	return &types.TargetNotFoundException{Message: aws.String("We can't find a root, OU, account, or policy with the TargetId that you specified: " + clip(id))}
@@ -203,9 +256,9 @@ func duplicatePolicy() error {
 // fails with AWSOrganizationsNotInUseException in a standalone account.
 func (c *orgsClient) DescribeOrganization(ctx context.Context, _ *organizations.DescribeOrganizationInput, _ ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
 	out := &organizations.DescribeOrganizationOutput{}
-	return call(ctx, c.c, "Organizations", "DescribeOrganization", nil, out, func(*account) error {
+	return call(ctx, c.c, "Organizations", "DescribeOrganization", nil, out, func(a *account) error {
 		o := c.c.o
-		if !o.isOrg {
+		if !o.isOrg || a.left {
 			return notInUse()
 		}
 		out.Organization = &types.Organization{
@@ -223,7 +276,7 @@ func (c *orgsClient) ListAccounts(ctx context.Context, in *organizations.ListAcc
 	in = orEmpty(in)
 	out := &organizations.ListAccountsOutput{Accounts: []types.Account{}}
 	return mgmtCall(ctx, c, "ListAccounts", out, func(o *Org) error {
-		page, next, err := pageOrg(o.accountIDsLocked(), in.MaxResults, in.NextToken)
+		page, next, err := pageOrg(o.memberIDsLocked(), in.MaxResults, in.NextToken)
 		if err != nil {
 			return err
 		}

@@ -128,6 +128,7 @@ type managedPolicy struct {
 	created, updated          time.Time
 	versions                  []*policyVersion
 	defaultVer                string
+	verSeq                    int // the highest version number created so far (ids are never reused)
 	aws                       bool
 	tags                      map[string]string
 }

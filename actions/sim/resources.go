@@ -17,16 +17,44 @@ type resourceKind struct {
 	arn    func(acct, id string) string
 }
 
+func regional(service, typ, sep string) func(acct, id string) string {
+	return func(a, id string) string { return "arn:aws:" + service + ":" + Region + ":" + a + ":" + typ + sep + id }
+}
+
+// resourceKinds is every kind of data resource, with the action that
+// deletes one and its ARN as policies see it. The YAML loader's resources:
+// map takes the same kinds.
 var resourceKinds = map[string]resourceKind{
-	"snapshot":    {"ec2:DeleteSnapshot", func(_, id string) string { return "arn:aws:ec2:" + Region + "::snapshot/" + id }},
-	"ami":         {"ec2:DeregisterImage", func(_, id string) string { return "arn:aws:ec2:" + Region + "::image/" + id }},
-	"volume":      {"ec2:DeleteVolume", func(a, id string) string { return "arn:aws:ec2:" + Region + ":" + a + ":volume/" + id }},
-	"bucket":      {"s3:DeleteBucket", func(_, id string) string { return "arn:aws:s3:::" + id }},
-	"backup":      {"backup:DeleteRecoveryPoint", func(a, id string) string { return "arn:aws:backup:" + Region + ":" + a + ":recovery-point:" + id }},
-	"db-snapshot": {"rds:DeleteDBSnapshot", func(a, id string) string { return "arn:aws:rds:" + Region + ":" + a + ":snapshot:" + id }},
-	"table":       {"dynamodb:DeleteTable", func(a, id string) string { return "arn:aws:dynamodb:" + Region + ":" + a + ":table/" + id }},
-	"log-group":   {"logs:DeleteLogGroup", func(a, id string) string { return "arn:aws:logs:" + Region + ":" + a + ":log-group:" + id }},
-	"trail":       {"cloudtrail:DeleteTrail", func(a, id string) string { return "arn:aws:cloudtrail:" + Region + ":" + a + ":trail/" + id }},
+	"snapshot": {"ec2:DeleteSnapshot", func(_, id string) string { return "arn:aws:ec2:" + Region + "::snapshot/" + id }},
+	"ami":      {"ec2:DeregisterImage", func(_, id string) string { return "arn:aws:ec2:" + Region + "::image/" + id }},
+	"volume":   {"ec2:DeleteVolume", regional("ec2", "volume", "/")},
+	"instance": {"ec2:TerminateInstances", regional("ec2", "instance", "/")},
+	"bucket":   {"s3:DeleteBucket", func(_, id string) string { return "arn:aws:s3:::" + id }},
+	"object":   {"s3:DeleteObject", func(_, id string) string { return "arn:aws:s3:::" + id }},
+	"object-version": {"s3:DeleteObjectVersion", func(_, id string) string {
+		// BUCKET/KEY#VERSION: the version is not part of the ARN.
+		if i := strings.LastIndexByte(id, '#'); i >= 0 {
+			id = id[:i]
+		}
+		return "arn:aws:s3:::" + id
+	}},
+	"backup":       {"backup:DeleteRecoveryPoint", regional("backup", "recovery-point", ":")},
+	"backup-vault": {"backup:DeleteBackupVault", regional("backup", "backup-vault", ":")},
+	"db-instance":  {"rds:DeleteDBInstance", regional("rds", "db", ":")},
+	"db-snapshot":  {"rds:DeleteDBSnapshot", regional("rds", "snapshot", ":")},
+	"table":        {"dynamodb:DeleteTable", regional("dynamodb", "table", "/")},
+	"table-backup": {"dynamodb:DeleteBackup", func(a, id string) string {
+		// TABLE/BACKUP_ID, like the ARN's table/TABLE/backup/BACKUP_ID.
+		table, backup, _ := strings.Cut(id, "/")
+		return "arn:aws:dynamodb:" + Region + ":" + a + ":table/" + table + "/backup/" + backup
+	}},
+	"kms-key":            {"kms:ScheduleKeyDeletion", regional("kms", "key", "/")},
+	"dlm-policy":         {"dlm:DeleteLifecyclePolicy", regional("dlm", "policy", "/")},
+	"rbin-rule":          {"rbin:DeleteRule", regional("rbin", "rule", "/")},
+	"log-group":          {"logs:DeleteLogGroup", regional("logs", "log-group", ":")},
+	"trail":              {"cloudtrail:DeleteTrail", regional("cloudtrail", "trail", "/")},
+	"guardduty-detector": {"guardduty:DeleteDetector", regional("guardduty", "detector", "/")},
+	"config-recorder":    {"config:DeleteConfigurationRecorder", regional("config", "configuration-recorder", "/")},
 }
 
 // ResourceKinds returns the kinds AddResource accepts, sorted.
@@ -78,11 +106,14 @@ func (o *Org) addResourceLocked(a *account, kind, id string) error {
 		return fmt.Errorf("add %s %q in %s: already exists", kind, id, a.id)
 	}
 	m[id] = struct{}{}
+	delete(a.lost[kind], id)
 	o.resources++
 	return nil
 }
 
-// Resources returns an account's data resources sorted by kind, then id.
+// Resources returns an account's intact data resources (not destroyed,
+// made unrecoverable, blinded or exposed; see ResourceStates) sorted by
+// kind, then id.
 func (o *Org) Resources(acct string) []Resource {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -97,22 +128,105 @@ func (a *account) resourceList() []Resource {
 	out := []Resource{}
 	for kind, ids := range a.resources {
 		for id := range ids {
-			out = append(out, Resource{Kind: kind, ID: id})
+			if _, lost := a.lost[kind][id]; !lost {
+				out = append(out, Resource{Kind: kind, ID: id})
+			}
 		}
 	}
+	sortResources(out)
+	return out
+}
+
+func sortResources(out []Resource) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
 			return out[i].Kind < out[j].Kind
 		}
 		return out[i].ID < out[j].ID
 	})
+}
+
+// ResourceState is a data resource and what happened to it.
+type ResourceState struct {
+	Kind, ID string
+	// Lost is true once the resource was destroyed, made unrecoverable,
+	// blinded or exposed; a deleted resource stays listed.
+	Lost bool
+	// How it was lost, e.g. "deleted by s3:DeleteBucket", "backup retention
+	// set to 0", "shared with 999988887777"; several causes are joined
+	// with "; ". "" while intact.
+	How string
+}
+
+// ResourceStates returns every data resource an account has or had, lost
+// ones included, sorted by kind, then id.
+func (o *Org) ResourceStates(acct string) []ResourceState {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.accounts[acct]
+	if a == nil {
+		return nil
+	}
+	var rs []Resource
+	for kind, ids := range a.resources {
+		for id := range ids {
+			if _, lost := a.lost[kind][id]; !lost {
+				rs = append(rs, Resource{Kind: kind, ID: id})
+			}
+		}
+	}
+	for kind, ids := range a.lost {
+		for id := range ids {
+			rs = append(rs, Resource{Kind: kind, ID: id})
+		}
+	}
+	sortResources(rs)
+	out := make([]ResourceState, 0, len(rs))
+	for _, r := range rs {
+		how, lost := a.lost[r.Kind][r.ID]
+		out = append(out, ResourceState{Kind: r.Kind, ID: r.ID, Lost: lost, How: how})
+	}
 	return out
+}
+
+// hasResource reports whether a resource still exists (lost or not).
+func (a *account) hasResource(kind, id string) bool {
+	_, ok := a.resources[kind][id]
+	return ok
+}
+
+// resourceIDs returns the ids of a kind that still exist, sorted.
+func (a *account) resourceIDs(kind string) []string { return sortedMapKeys(a.resources[kind]) }
+
+// markLost records how a resource was lost; it stays in place (blinded,
+// exposed, unrecoverable) unless deleteResourceLocked removes it.
+func (a *account) markLost(kind, id, how string) {
+	if a.lost == nil {
+		a.lost = map[string]map[string]string{}
+	}
+	m := a.lost[kind]
+	if m == nil {
+		m = map[string]string{}
+		a.lost[kind] = m
+	}
+	if prev, ok := m[id]; ok && prev != "" && prev != how {
+		how = prev + "; " + how
+	}
+	m[id] = how
+}
+
+// deleteResourceLocked removes a resource, recording it as deleted by
+// action. Caller holds o.mu.
+func (o *Org) deleteResourceLocked(a *account, kind, id, action string) {
+	delete(a.resources[kind], id)
+	o.resources--
+	a.markLost(kind, id, "deleted by "+action)
 }
 
 // Destroy is the intruder deleting a resource: it authorizes the delete
 // action (see DestroyAction) on the resource's ARN with credential c and, if
-// allowed, removes the resource. A refusal is a *Denied; a missing resource
-// wraps ErrNotFound.
+// allowed, removes the resource (ResourceStates keeps it, lost). A refusal
+// is a *Denied; a missing resource wraps ErrNotFound.
 func (o *Org) Destroy(c Credential, kind, id string) error {
 	k, ok := resourceKinds[kind]
 	if !ok {
@@ -130,7 +244,6 @@ func (o *Org) Destroy(c Credential, kind, id string) error {
 	if err := o.authorizeLocked(c, k.action, k.arn(a.id, id)); err != nil {
 		return err
 	}
-	delete(a.resources[kind], id)
-	o.resources--
+	o.deleteResourceLocked(a, kind, id, k.action)
 	return nil
 }
