@@ -87,6 +87,8 @@ type Deps struct {
 	// virtual clock's Go so the service's work runs as lanes on simulated
 	// time.
 	Go func(ctx context.Context, f func(ctx context.Context))
+	// Drills, if set, enables drill mode (/killswitch drill start SCENARIO).
+	Drills DrillRunner
 }
 
 // slackAPI is the part of *slack.Client the bot calls.
@@ -126,6 +128,7 @@ type Service struct {
 	members  map[string]bool
 	handlers http.Handler
 	replays  replayGuard
+	drill    *drillMode // the drill running in this process
 }
 
 // errParked is the cause of the run context's cancellation at shutdown.

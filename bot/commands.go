@@ -75,6 +75,8 @@ func (s *Service) command(c slack.SlashCommand, endpoint string) reply {
 			count("refused")
 			return ephemeral("You are not allowed to request containment actions (approval.requesters); ask a listed requester. Nothing was done.")
 		}
+	case VerbDrill:
+		return s.drillCommand(o, cmd, count, log)
 	}
 
 	// plan, request, undo: record who asked for what, then work in the background.

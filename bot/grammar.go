@@ -33,6 +33,7 @@ const (
 	VerbStatus  = "status"
 	VerbCancel  = "cancel"
 	VerbUndo    = "undo"
+	VerbDrill   = "drill" // drill start SCENARIO | drill stop
 )
 
 // Limits of the grammar.
@@ -50,6 +51,8 @@ type Command struct {
 	Incident  string   // request, undo
 	Reason    string   // request, undo
 	RequestID string   // status (optional), cancel, undo
+	DrillOp   string   // drill: "start" or "stop"
+	Scenario  string   // drill start: a built-in scenario name
 }
 
 var (
@@ -58,7 +61,9 @@ var (
 )
 
 // commandVerbs are the words that are not actions.
-var commandVerbs = []string{VerbHelp, VerbActions, VerbPlan, VerbStatus, VerbCancel, VerbUndo}
+var commandVerbs = []string{VerbHelp, VerbActions, VerbPlan, VerbStatus, VerbCancel, VerbUndo, VerbDrill}
+
+var scenarioRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
 // ParseError is a user-facing explanation of what is wrong with a command.
 type ParseError struct{ Msg string }
@@ -136,6 +141,8 @@ func ParseCommand(text string, configured []string) (Command, error) {
 			return Command{}, perr("a reason is required: /killswitch undo %s containment confirmed, restoring access", id)
 		}
 		return Command{Verb: VerbUndo, RequestID: id, Incident: f.incident, Reason: f.reason}, nil
+	case VerbDrill:
+		return parseDrill(rest)
 	case VerbPlan:
 		if len(rest) == 0 {
 			return Command{}, perr("plan needs an action, e.g. /killswitch plan lockdown --all (actions: %s)", strings.Join(actions.Names(), ", "))
@@ -381,4 +388,20 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// parseDrill parses "drill start SCENARIO" and "drill stop". Only built-in
+// scenario names are accepted from Slack, never a file path.
+func parseDrill(rest []string) (Command, error) {
+	switch {
+	case len(rest) == 1 && strings.ToLower(rest[0]) == "stop":
+		return Command{Verb: VerbDrill, DrillOp: "stop"}, nil
+	case len(rest) == 2 && strings.ToLower(rest[0]) == "start":
+		name := strings.ToLower(rest[1])
+		if !scenarioRE.MatchString(name) {
+			return Command{}, perr("drill start takes a built-in scenario name such as codespaces (got %q)", clip(rest[1], 40))
+		}
+		return Command{Verb: VerbDrill, DrillOp: "start", Scenario: name}, nil
+	}
+	return Command{}, perr("drill takes start SCENARIO or stop, e.g. /killswitch drill start codespaces")
 }

@@ -352,3 +352,34 @@ func describeSlack(c slackfake.Call) string {
 	}
 	return fmt.Sprintf("%s: %s", where, text)
 }
+
+// SlackRunner plays built-in scenarios for the service's drill mode
+// (bot.DrillRunner). It builds its own simulated organization for every
+// drill and never sees the service's engine or AWS clients.
+type SlackRunner struct{ Config Config }
+
+var _ bot.DrillRunner = SlackRunner{}
+
+// Scenarios implements bot.DrillRunner: the built-in scenarios.
+func (SlackRunner) Scenarios() []string { return Scenarios() }
+
+// Run implements bot.DrillRunner.
+func (sr SlackRunner) Run(ctx context.Context, scenario string) (*bot.DrillOutcome, error) {
+	b, ok := BuiltinSource(scenario)
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q", scenario)
+	}
+	s, err := Parse(b, "built-in "+scenario, "")
+	if err != nil {
+		return nil, err
+	}
+	rep, err := Run(ctx, s, 0, sr.Config)
+	if err != nil {
+		return nil, err
+	}
+	out := &bot.DrillOutcome{Contained: rep.Contained, Scorecard: rep.ScorecardLines()}
+	for _, e := range rep.Timeline {
+		out.Timeline = append(out.Timeline, fmt.Sprintf("t+%7.1fs %-9s %s", e.T, e.Actor, e.Event))
+	}
+	return out, nil
+}

@@ -246,3 +246,32 @@ func (r *run) improvements(rep *Report) []string {
 	}
 	return out
 }
+
+// ScorecardLines is the scorecard for people, one figure a line.
+func (rep *Report) ScorecardLines() []string {
+	out := []string{
+		fmt.Sprintf("resources lost: %d of %d", rep.ResourcesLost, rep.ResourcesTotal),
+		fmt.Sprintf("techniques won: %d of %d tried", rep.TechniquesWon, rep.TechniquesTried),
+		fmt.Sprintf("intruder credentials still working: %d", rep.CredentialsWorking),
+		fmt.Sprintf("backdoors disabled: %d of %d", rep.BackdoorsDisabled, rep.BackdoorsCreated),
+		fmt.Sprintf("break-glass intact: %v", rep.BreakGlassIntact),
+		"approved " + after(rep.TimeToApprovalS) + ", guardrail in effect " + after(rep.TimeToGuardrailS) + ", last credential cut " + after(rep.TimeToContainmentS),
+	}
+	for _, w := range rep.Won {
+		out = append(out, "won: "+w.Technique+" in "+w.Account+": "+w.What)
+	}
+	for _, w := range rep.Working {
+		out = append(out, "still working: "+w)
+	}
+	for _, s := range rep.Improve {
+		out = append(out, "to improve: "+s)
+	}
+	return out
+}
+
+func after(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%.1fs after the request", *v)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,12 +10,14 @@ import (
 	"github.com/killswitch/killswitch/bot/drill"
 )
 
-// cmdDrill runs a tabletop exercise offline on the simulated organization
-// and prints the timeline and the scorecard (CONTRACT.md's drill report
-// with --json).
+// cmdDrill runs a tabletop exercise offline on the simulated organization,
+// through the in-process service, and prints the timeline and the
+// scorecard (CONTRACT.md's drill report with --json). It exits 1 when the
+// intrusion was not contained.
 func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	fs := flags("drill", out)
-	scenario := fs.String("scenario", "codespaces", "a built-in scenario: "+strings.Join(drill.Scenarios(), ", "))
+	scenario := fs.String("scenario", "codespaces", "a built-in scenario ("+strings.Join(drill.Scenarios(), ", ")+") or a scenario YAML file")
+	seed := fs.Int64("seed", 0, "the seed for random playbooks (default: the scenario's)")
 	asJSON := fs.Bool("json", false, "print the drill report as JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -23,33 +26,59 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) > 0 {
 		return usagef("drill takes no arguments (got %q); try: killswitch drill --scenario codespaces", pos[0])
 	}
-	known := false
-	for _, s := range drill.Scenarios() {
-		known = known || s == *scenario
+	s, err := drill.Open(*scenario)
+	var fe *drill.FileError
+	if errors.As(err, &fe) {
+		return &configError{err}
 	}
-	if !known {
-		return usagef("--scenario %q: choose a built-in scenario (%s); scenario files are not supported yet", *scenario, strings.Join(drill.Scenarios(), ", "))
+	if err != nil {
+		return err
 	}
 	cfg, err := configFlag("")
 	if err != nil {
 		return err
 	}
-	r, err := drill.Run(ctx, *scenario, drill.Config{BreakGlassPatterns: cfg.BreakGlass.Principals, BreakGlassTag: cfg.BreakGlass.Tag, BotRoleName: cfg.AWS.RoleName})
+	r, err := drill.Run(ctx, s, *seed, drillConfig(cfg))
+	if errors.As(err, &fe) {
+		return &configError{err}
+	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, r)
+		if err := writeJSON(out, r); err != nil {
+			return err
+		}
+	} else {
+		printDrill(out, s, r)
 	}
-	fmt.Fprintf(out, "drill %s: a simulated intruder in the codespaces organization\n\n", r.Scenario)
-	for _, e := range r.Timeline {
-		fmt.Fprintf(out, "  t+%6.1fs  %-9s  %s\n", e.T, e.Actor, e.Event)
-	}
-	verdict, when := "CONTAINED", "contained at"
 	if !r.Contained {
-		verdict, when = "NOT CONTAINED", "responded at"
+		return fmt.Errorf("not contained: %d of %d resources lost, %d intruder credential(s) still working", r.ResourcesLost, r.ResourcesTotal, r.CredentialsWorking)
 	}
-	fmt.Fprintf(out, "\n%s: %d of %d resources lost, %d of %d backdoors disabled, break-glass intact: %v, %s t+%.1fs\n",
-		verdict, r.ResourcesLost, r.ResourcesTotal, r.BackdoorsDisabled, r.BackdoorsCreated, r.BreakGlassIntact, when, r.TimeToContainmentS)
 	return nil
+}
+
+// drillConfig is what a drill takes from the configuration: the
+// exemptions and the engine's concurrency (never its AWS backend).
+func drillConfig(cfg *Config) drill.Config {
+	return drill.Config{BreakGlassPatterns: cfg.BreakGlass.Principals, BreakGlassTag: cfg.BreakGlass.Tag,
+		BotRoleName: cfg.AWS.RoleName, Concurrency: cfg.AWS.Concurrency}
+}
+
+func printDrill(out io.Writer, s *drill.Scenario, r *drill.Report) {
+	fmt.Fprintf(out, "DRILL %s (seed %d): %s\n\n", r.Scenario, r.Seed, strings.TrimSpace(s.Description))
+	for _, e := range r.Timeline {
+		fmt.Fprintf(out, "  t+%8.3fs  %-9s  %s\n", e.T, e.Actor, e.Event)
+	}
+	verdict := "CONTAINED"
+	if !r.Contained {
+		verdict = "NOT CONTAINED"
+	}
+	fmt.Fprintf(out, "\nScorecard: %s\n", verdict)
+	for _, l := range r.ScorecardLines() {
+		fmt.Fprintf(out, "  %s\n", l)
+	}
+	for _, l := range r.Lost {
+		fmt.Fprintf(out, "  lost at t+%.1fs: %s in %s, by %s with %s\n", l.T, l.Resource, l.Account, l.Technique, l.Credential)
+	}
 }

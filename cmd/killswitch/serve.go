@@ -17,6 +17,7 @@ import (
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/approval"
 	"github.com/killswitch/killswitch/bot/audit"
+	"github.com/killswitch/killswitch/bot/drill"
 	"github.com/killswitch/killswitch/bot/store"
 )
 
@@ -107,6 +108,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 	}, bot.Deps{
 		Engine: e.engine, Store: st, Audit: al, Approval: appr,
 		Slack: bot.NewSlackClient(token, cfg.Slack.APIURL, appToken), Log: log,
+		Drills: drill.SlackRunner{Config: drillConfig(cfg)},
 	})
 	if err != nil {
 		return &configError{err}
