@@ -69,11 +69,31 @@
 // AttackerDeleteUserPolicy and AttackerCreateRole are the intruder's IAM
 // moves.
 //
+// Techniques is the intruder's technique catalogue (persistence, guardrail
+// removal, impact, blinding, exfiltration, SCP and Organization moves),
+// each a sequence of Org.Act calls with the real IAM action names, so every
+// call takes its latency on the drill clock and is authorized like the
+// bot's. Their writes are modelled: iam:CreatePolicyVersion (v2..., at most
+// five versions, the new default applying once propagated),
+// iam:DeletePolicyVersion, iam:DeleteUser (after its credentials, policies
+// and groups, like AWS; calls naming the user then answer NoSuchEntity),
+// iam:RemoveUserFromGroup, iam:UpdateAssumeRolePolicy, sts:AssumeRole
+// (trust policies are evaluated without their conditions),
+// organizations:DisablePolicyType (detaches every SCP) and
+// organizations:LeaveOrganization (the account is standalone: no SCP applies,
+// DescribeOrganization answers AWSOrganizationsNotInUse, ListAccounts omits
+// it). ResourceStates lists data resources with those destroyed, made
+// unrecoverable, blinded or exposed, and how.
+//
 // # Not modelled
 //
-// Permission boundaries, resource-based policies, session policies, policy
-// variables, IAM policy versions beyond v1 (no CreatePolicyVersion),
-// deleting users, roles and groups, OUs other than by name path, SCP types
+// Permission boundaries, resource-based policies (bucket and key policies:
+// a locked-out KMS key is only recorded as lost), session policies, policy
+// variables, MFA on GetSessionToken sessions (AWS refuses them IAM and STS
+// calls), conditions in trust policies, the bot's API for policy versions
+// (CreatePolicyVersion is the intruder's only), deleting roles and groups,
+// non-empty backup vaults and buckets refusing deletion (the techniques
+// empty buckets first), OUs other than by name path, SCP types
 // other than SERVICE_CONTROL_POLICY, source IP and MFA context keys, regions
 // (everything is us-east-1), eventual consistency.
 //
@@ -134,7 +154,7 @@
 //	        managed_policies: []
 //	        created: 2025-03-01T00:00:00Z
 //	    generate: {users: 150, roles: 20}   # bulk principals user-0001..., role-0001...
-//	    resources:                # kinds: snapshot ami volume bucket backup db-snapshot table log-group trail
+//	    resources:                # kinds: see ResourceKinds (snapshot ami volume instance bucket object object-version backup backup-vault db-instance db-snapshot table table-backup kms-key dlm-policy rbin-rule log-group trail guardduty-detector config-recorder)
 //	      snapshot: [snap-0a1]
 //	      bucket: [codespaces-backups]
 //	faults:                       # optional: make calls fail or slow (drills, tests)

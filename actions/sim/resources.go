@@ -57,7 +57,9 @@ var resourceKinds = map[string]resourceKind{
 	"config-recorder":    {"config:DeleteConfigurationRecorder", regional("config", "configuration-recorder", "/")},
 }
 
-// ResourceKinds returns the kinds AddResource accepts, sorted.
+// ResourceKinds returns the kinds AddResource accepts, sorted. Ids are the
+// resource's own id or name, except: object is BUCKET/KEY, object-version
+// BUCKET/KEY#VERSION and table-backup TABLE/BACKUP_ID (ARNs as AWS's).
 func ResourceKinds() []string { return sortedMapKeys(resourceKinds) }
 
 // DestroyAction returns the IAM action that deletes a resource kind, e.g.
