@@ -81,6 +81,7 @@ type run struct {
 type marks struct {
 	request, approval, guardrail, contained time.Time
 	guardrailIn                             map[string]time.Time // per account
+	probes                                  map[string]string    // per account: a non-exempt role to test the guardrail with
 }
 
 // Run plays scenario s; seed 0 takes the scenario's seed.
@@ -105,8 +106,14 @@ func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, err
 	defer os.RemoveAll(dir)
 	r := &run{s: s, cfg: cfg, seed: seed, org: org, clock: sim.NewClock(Start, s.Duration.D())}
 	r.marks.guardrailIn = map[string]time.Time{}
+	r.marks.probes = map[string]string{}
+	for _, a := range org.Accounts() {
+		if p, ok := r.probePrincipal(a); ok {
+			r.marks.probes[a] = p
+		}
+	}
 	org.SetSchedule(sim.Schedule{Clock: r.clock, Latency: durations(s.Latency), Propagation: durations(s.Propagation)})
-	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db"))
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db")+"?_pragma=synchronous(OFF)") // a drill's store is thrown away
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +292,7 @@ func (r *run) guardrailHolds(acct string) bool {
 	if len(res) == 0 {
 		return false
 	}
-	probe, ok := r.probePrincipal(acct)
+	probe, ok := r.marks.probes[acct]
 	if !ok {
 		return false
 	}

@@ -136,7 +136,7 @@ func TestTheIntruderActsWhileLockdownRuns(t *testing.T) {
 	}
 	var sawSlack, sawResponder bool
 	for _, e := range r.Timeline {
-		sawSlack = sawSlack || e.Actor == ActorSlack && strings.Contains(e.Event, "Approve")
+		sawSlack = sawSlack || e.Actor == ActorSlack && strings.Contains(e.Event, "waiting for approval")
 		sawResponder = sawResponder || e.Actor == ActorResponder && strings.Contains(e.Event, "clicks Approve")
 	}
 	if !sawSlack || !sawResponder {
