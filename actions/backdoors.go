@@ -21,7 +21,7 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 	if err != nil {
 		return nil, err
 	}
-	w := &work{}
+	w := &work{readOnly: true}
 	since := opt.Since.UTC()
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	found := map[string][]string{}
@@ -31,13 +31,26 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 		}
 		return ""
 	}
+	// A principal that cannot be read is reported by name; the others
+	// are still searched. What could be read of it is still reported.
 	for _, u := range inv.users {
+		if u.err != nil {
+			w.fail(u, u.err)
+			if noSuchEntity(u.err) {
+				continue
+			}
+		}
 		if u.created.After(since) {
 			found[u.arn] = append(found[u.arn], "user created "+ts(u.created)+note(u))
 		}
 		keys, err := a.accessKeys(ctx, u)
 		if err != nil {
-			return nil, err
+			if err := w.skip(ctx, u, err); err != nil {
+				return nil, err
+			}
+			if noSuchEntity(err) {
+				continue
+			}
 		}
 		for _, k := range keys {
 			if t := aws.ToTime(k.CreateDate); t.After(since) {
@@ -46,7 +59,9 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 		}
 		ok, lp, err := a.loginProfile(ctx, u)
 		if err != nil {
-			return nil, err
+			if err := w.skip(ctx, u, err); err != nil {
+				return nil, err
+			}
 		}
 		if ok && lp != nil && aws.ToTime(lp.CreateDate).After(since) {
 			found[u.arn] = append(found[u.arn], "console password created "+ts(aws.ToTime(lp.CreateDate)))
@@ -55,6 +70,12 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 	for _, r := range inv.roles {
 		if serviceLinked(r) || identityCenter(r) {
 			continue
+		}
+		if r.err != nil {
+			w.fail(r, r.err)
+			if noSuchEntity(r.err) {
+				continue
+			}
 		}
 		if r.created.After(since) {
 			found[r.arn] = append(found[r.arn], "role created "+ts(r.created)+note(r))
@@ -107,7 +128,7 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 		}
 		return w.findings[i].Principal < w.findings[j].Principal
 	})
-	if len(w.findings) == 0 {
+	if len(w.findings) == 0 && len(w.failures) == 0 {
 		w.warnings = append(w.warnings, "nothing created or changed since "+ts(since))
 	}
 	return w, nil

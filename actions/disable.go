@@ -53,14 +53,23 @@ func (a *acct) accessKeys(ctx context.Context, u *principal) ([]iamtypes.AccessK
 	}
 }
 
-func (a *acct) readCreds(ctx context.Context, u *principal) (*creds, error) {
-	cr := &creds{}
-	var err error
-	if cr.loginProfile, _, err = a.loginProfile(ctx, u); err != nil {
-		return nil, err
+// readCreds reads what it can of u's credentials: every read that fails is
+// in errs and the others are still read, so what could be read can still be
+// cut. When IAM answers that the user does not exist (deleted since it was
+// listed) it stops and returns no credentials.
+func (a *acct) readCreds(ctx context.Context, u *principal) (cr *creds, errs []error) {
+	cr = &creds{}
+	// failed notes a read error; it reports whether to stop reading.
+	failed := func(err error) bool {
+		errs = append(errs, err)
+		return noSuchEntity(err) || ctx.Err() != nil
 	}
-	if cr.keys, err = a.accessKeys(ctx, u); err != nil {
-		return nil, err
+	var err error
+	if cr.loginProfile, _, err = a.loginProfile(ctx, u); err != nil && failed(err) {
+		return nil, errs
+	}
+	if cr.keys, err = a.accessKeys(ctx, u); err != nil && failed(err) {
+		return nil, errs
 	}
 	var marker *string
 	for {
@@ -69,7 +78,10 @@ func (a *acct) readCreds(ctx context.Context, u *principal) (*creds, error) {
 			out, err = a.c.IAM.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String(u.name), Marker: marker})
 			return err
 		}); err != nil {
-			return nil, fmt.Errorf("list SSH public keys of user %q in %s: %w", u.name, a.id, err)
+			if failed(fmt.Errorf("list SSH public keys of user %q in %s: %w", u.name, a.id, err)) {
+				return nil, errs
+			}
+			break
 		}
 		cr.ssh = append(cr.ssh, out.SSHPublicKeys...)
 		if !out.IsTruncated || out.Marker == nil {
@@ -82,12 +94,18 @@ func (a *acct) readCreds(ctx context.Context, u *principal) (*creds, error) {
 		svc, err = a.c.IAM.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String(u.name)})
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("list service-specific credentials of user %q in %s: %w", u.name, a.id, err)
+		if failed(fmt.Errorf("list service-specific credentials of user %q in %s: %w", u.name, a.id, err)) {
+			return nil, errs
+		}
+	} else {
+		cr.svc = svc.ServiceSpecificCredentials
 	}
-	cr.svc = svc.ServiceSpecificCredentials
-	return cr, nil
+	return cr, errs
 }
 
+// buildDisableUsers cuts every long-term credential of every non-exempt
+// user. A user whose credentials cannot all be read is reported by name;
+// what could be read of it is still cut, and every other user is too.
 func (a *acct) buildDisableUsers(ctx context.Context) (*work, error) {
 	inv, err := a.inventory(ctx, true, false, false)
 	if err != nil {
@@ -96,9 +114,14 @@ func (a *acct) buildDisableUsers(ctx context.Context) (*work, error) {
 	w := &work{}
 	c := a.c.IAM
 	for _, u := range a.sortOut(inv.users, w) {
-		cr, err := a.readCreds(ctx, u)
-		if err != nil {
-			return nil, err
+		cr, errs := a.readCreds(ctx, u)
+		for _, err := range errs {
+			if err := w.skip(ctx, u, err); err != nil {
+				return nil, err
+			}
+		}
+		if cr == nil {
+			continue // deleted since it was listed
 		}
 		u := u
 		base := Step{Action: DisableUsers, Account: a.id, Principal: u.arn}
@@ -122,7 +145,7 @@ func (a *acct) buildDisableUsers(ctx context.Context) (*work, error) {
 			s := base
 			s.Op, s.Resource, s.Prior, s.Reversible, s.Change = c.op, c.id, string(iamtypes.StatusTypeActive), true, c.change
 			w.add(s, func(ctx context.Context, s *Step) error {
-				return a.setCredStatus(ctx, c.op, u.name, u.arn, c.id, iamtypes.StatusTypeInactive)
+				return gone(a.setCredStatus(ctx, c.op, u.name, u.arn, c.id, iamtypes.StatusTypeInactive), fmt.Sprintf("user %q or its credential %s", u.name, mask(c.id)))
 			})
 		}
 	}

@@ -367,6 +367,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 			ap.Targets = append(ap.Targets, works[i].findings...)
 			ap.Exempt = append(ap.Exempt, works[i].exempt...)
 			ap.Warnings = append(ap.Warnings, works[i].warnings...)
+			ap.Failures = append(ap.Failures, works[i].failuresOf(phase)...)
 		}
 	}
 	for i := range plan.Accounts {
@@ -375,6 +376,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 		ap.Exempt = unique(ap.Exempt)
 		sort.SliceStable(ap.Exempt, func(i, j int) bool { return ap.Exempt[i].Principal < ap.Exempt[j].Principal })
 		ap.Warnings = unique(ap.Warnings)
+		ap.Failures = unique(ap.Failures)
 	}
 	return plan, nil
 }
@@ -486,6 +488,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			}
 			ar.Warnings = append(ar.Warnings, w.warnings...)
 			ar.Findings = append(ar.Findings, w.findings...)
+			ar.Failures = append(ar.Failures, w.failuresOf(phase)...)
 			if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 			}
@@ -555,9 +558,9 @@ func finish(res *Result) {
 			}
 		}
 		switch {
-		case ar.Error == "" && failed == 0:
+		case ar.Error == "" && failed == 0 && len(ar.Failures) == 0:
 			ar.Status = StatusSucceeded
-		case done > 0:
+		case done > 0 || ar.Error == "" && failed == 0: // only principal failures: the rest is contained
 			ar.Status = StatusPartial
 		default:
 			ar.Status = StatusFailed

@@ -21,6 +21,9 @@ type principal struct {
 	tags    map[string]string
 	created time.Time
 	trust   string // roles: the trust policy document
+	// err: its tags could not be read, so whether it is break-glass is
+	// unknown: sortOut reports it and it is never touched.
+	err error
 }
 
 // inventory lists the account's principals with their tags. It is read
@@ -55,7 +58,10 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 		if a.e.cfg.BreakGlassTag != "" {
 			for _, u := range inv.users {
 				if err := a.userTags(ctx, u); err != nil {
-					return nil, err
+					if ctx.Err() != nil {
+						return nil, err
+					}
+					u.err = err
 				}
 			}
 		}
@@ -89,7 +95,10 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 					continue // their tags cannot exempt or include them
 				}
 				if err := a.roleTags(ctx, r); err != nil {
-					return nil, err
+					if ctx.Err() != nil {
+						return nil, err
+					}
+					r.err = err
 				}
 			}
 		}
@@ -233,12 +242,18 @@ func (a *acct) exemption(p *principal) string {
 
 // sortOut splits principals into those to act on and those exempt, and warns
 // about break-glass principals created recently (an intruder may name or tag
-// a backdoor to look like break-glass).
+// a backdoor to look like break-glass). A principal whose tags could not be
+// read is neither: it is reported as a failure and left alone (it may be
+// break-glass), unless a pattern or the bot's identity exempts it anyway.
 func (a *acct) sortOut(ps []*principal, w *work) []*principal {
 	var act []*principal
 	slr, sso := 0, 0
 	for _, p := range ps {
 		r := a.exemption(p)
+		if p.err != nil && r == "" {
+			w.fail(p, p.err)
+			continue
+		}
 		if r == "" {
 			act = append(act, p)
 			continue

@@ -32,7 +32,12 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 	for _, p := range append(a.sortOut(inv.users, w), a.sortOut(inv.roles, w)...) {
 		old, found, err := a.getInline(ctx, p)
 		if err != nil {
-			return nil, err
+			// Without the policy it would replace, undo could not restore
+			// it: report the principal and leave it for a rerun.
+			if err := w.skip(ctx, p, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if found && sameJSON(old, doc) {
 			continue // already revoked at this time
@@ -40,7 +45,7 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 		s := Step{Action: RevokeSessions, Account: a.id, Op: opPutInline, Principal: p.arn, Resource: RevokePolicyName, Prior: old, Reversible: true, Change: change}
 		p := p
 		w.add(s, func(ctx context.Context, s *Step) error {
-			return a.putInline(ctx, p.kind, p.name, p.arn, RevokePolicyName, doc)
+			return gone(a.putInline(ctx, p.kind, p.name, p.arn, RevokePolicyName, doc), fmt.Sprintf("%s %q", p.kind, p.name))
 		})
 	}
 	if len(inv.users) > 0 {

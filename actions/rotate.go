@@ -69,7 +69,10 @@ func (a *acct) buildRotateKeys(ctx context.Context, opt Options) (*work, error) 
 	for _, u := range a.sortOut(inv.users, w) {
 		keys, err := a.accessKeys(ctx, u)
 		if err != nil {
-			return nil, err
+			if err := w.skip(ctx, u, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		var active []iamtypes.AccessKeyMetadata
 		for _, k := range keys {
@@ -82,7 +85,12 @@ func (a *acct) buildRotateKeys(ctx context.Context, opt Options) (*work, error) 
 		}
 		done, err := a.rotatedIn(ctx, u.name, opt.RequestID)
 		if err != nil {
-			return nil, err
+			// Unknown whether this request already made its replacement
+			// (which must not be deactivated): leave the user for a rerun.
+			if err := w.skip(ctx, u, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		u := u
 		base := Step{Action: RotateKeys, Account: a.id, Principal: u.arn}
@@ -105,7 +113,7 @@ func (a *acct) buildRotateKeys(ctx context.Context, opt Options) (*work, error) 
 				if id != "" {
 					s.Resource = id
 				}
-				return err
+				return gone(err, fmt.Sprintf("user %q", u.name))
 			})
 		} else {
 			w.warnings = append(w.warnings, fmt.Sprintf("user %s already has %d access keys (IAM's limit): its active keys are deactivated without a replacement; killswitch never deletes a key — delete the inactive one after review, then rotate again", u.arn, len(keys)))
@@ -122,7 +130,7 @@ func (a *acct) deactivateOp(w *work, base Step, u *principal, id, change string)
 	s := base
 	s.Op, s.Resource, s.Prior, s.Reversible, s.Change = opDeactivateKey, id, string(iamtypes.StatusTypeActive), true, change
 	w.add(s, func(ctx context.Context, s *Step) error {
-		return a.setKeyStatus(ctx, u.name, u.arn, id, iamtypes.StatusTypeInactive)
+		return gone(a.setKeyStatus(ctx, u.name, u.arn, id, iamtypes.StatusTypeInactive), fmt.Sprintf("user %q or its key %s", u.name, mask(id)))
 	})
 }
 

@@ -21,6 +21,24 @@ type AccountPlan struct {
 	Exempt   []Exemption `json:"exempt"`
 	Warnings []string    `json:"warnings"`
 	Error    string      `json:"error,omitempty"` // the account could not be read
+	// Failures lists the principals that could not be read: the plan has
+	// no changes for them; every other principal is planned.
+	Failures []PrincipalFailure `json:"failures,omitempty"`
+}
+
+// PrincipalFailure is one principal an action could not read (or, in a
+// result, read and so did not change): it is named with the error, and the
+// rest of its account is still contained. A rerun contains it once AWS
+// answers. (A change that fails on one principal is a failed Step instead.)
+type PrincipalFailure struct {
+	Principal string `json:"principal"`        // the principal's ARN
+	Action    string `json:"action,omitempty"` // the action (lockdown: its part) that met the error
+	Error     string `json:"error"`
+	// Deleted: AWS answered NoSuchEntity, so the principal was deleted while
+	// killswitch worked (an intruder removing a throwaway user, say). It is
+	// not a failure to reach AWS, but it is reported: a rerun shows whether
+	// the principal is really gone.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Target is one principal (or organization target) and the changes planned for it.
@@ -102,6 +120,9 @@ type AccountResult struct {
 	Steps    []Step   `json:"steps"`
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Failures lists the principals that could not be read, and so were
+	// not changed; the account's status is then partial at best.
+	Failures []PrincipalFailure `json:"failures,omitempty"`
 	// Findings lists what a read-only action found (find-backdoors).
 	Findings []Target `json:"findings,omitempty"`
 }
@@ -126,13 +147,17 @@ func (r *Result) Changed() int {
 	return n
 }
 
-// Problems lists the account errors and the steps that did not (or may not)
-// take effect, each naming its account or step key.
+// Problems lists the account errors, the principals that could not be read
+// and the steps that did not (or may not) take effect, each naming its
+// account, principal or step key.
 func (r *Result) Problems() []string {
 	var out []string
 	for _, a := range r.Accounts {
 		if a.Error != "" {
 			out = append(out, a.Account+": "+a.Error)
+		}
+		for _, f := range a.Failures {
+			out = append(out, a.Account+": "+f.Principal+": "+f.Error)
 		}
 		for _, s := range a.Steps {
 			switch s.Status {

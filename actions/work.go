@@ -35,6 +35,8 @@ type work struct {
 	exempt   []Exemption
 	warnings []string
 	findings []Target
+	failures []PrincipalFailure // principals that could not be read (failure.go)
+	readOnly bool               // find-backdoors: a failure means not searched, rather than not contained
 }
 
 func (w *work) add(s Step, run func(ctx context.Context, s *Step) error) {
