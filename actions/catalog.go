@@ -46,9 +46,9 @@ var catalog = []Info{
 		Summary: "read-only: users, access keys, login profiles and customer managed policies created or changed since a time, and roles trusting principals outside the known accounts",
 		Undo:    "nothing to undo"},
 	{Name: Lockdown, Mutating: true, Reversible: true,
-		Summary:  "playbook: deny-delete, then revoke-sessions, then disable-users, on every account in scope, with one approval",
+		Summary:  "playbook, with one approval: deny-delete (the guardrail, which also freezes IAM and session minting for everyone but break-glass and the bot) on every account in scope, then disable-users, then revoke-sessions with a cut-off taken after every long-term credential is cut, so no session minted during the run survives; in management and standalone accounts the IAM guardrail is re-attached to any new principal before each later phase",
 		Undo:     "undo in reverse order",
-		Playbook: []string{DenyDelete, RevokeSessions, DisableUsers},
+		Playbook: []string{DenyDelete, DisableUsers, RevokeSessions},
 		Policies: []string{"deny-delete", "revoke-older-sessions"}},
 }
 

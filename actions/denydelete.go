@@ -371,6 +371,7 @@ func (a *acct) buildDenyDeleteIAM(ctx context.Context, w *work) error {
 	if err != nil {
 		return err
 	}
+	a.iamGuardrail = true
 	why := "SCPs do not restrict the management account"
 	if a.kind == KindStandalone {
 		why = "standalone account: no Organization, so no SCP"

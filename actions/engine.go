@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -145,6 +146,10 @@ type acct struct {
 	caller  string // the bot's principal ARN in this account
 	started time.Time
 	known   map[string]bool // accounts in scope and the management account
+
+	// iamGuardrail: deny-delete here is the IAM managed-policy fallback,
+	// re-checked before each later phase of a playbook.
+	iamGuardrail bool
 
 	// tags caches principals' tags for the whole run: a later phase reads
 	// only new principals' tags (and an intruder who tags a backdoor as
@@ -459,13 +464,16 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			res.Accounts[i].Error = errorText(errs[i])
 		}
 	}
+	var guard *orgWork // the organization's guardrail work, kept for later phases' re-checks
 	for _, phase := range info.phases() {
 		var org *orgWork
+		popt := e.phaseOptions(info, phase, opt)
 		if phase == DenyDelete {
 			org, err = e.orgWork(ctx, accts, opt)
 			if err == nil && org != nil {
 				err = e.runOrg(ctx, org, rec, res, accts)
 			}
+			guard = org
 			if err != nil {
 				for i := range accts {
 					if accts[i] != nil && accts[i].kind == KindMember {
@@ -481,7 +489,10 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 				return
 			}
 			ar := &res.Accounts[i]
-			w, err := e.build(ctx, a, phase, opt, org)
+			if phase != DenyDelete && a.iamGuardrail && slices.Contains(info.phases(), DenyDelete) {
+				e.recheckGuardrail(ctx, a, opt, guard, rec, ar)
+			}
+			w, err := e.build(ctx, a, phase, popt, org)
 			if err != nil {
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 				return
@@ -499,6 +510,36 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 	}
 	finish(res)
 	return res, ctx.Err()
+}
+
+// phaseOptions are the options of one phase. In a playbook the revocation
+// cut-off is taken when revoke-sessions starts, after every long-term
+// credential has been cut: a session the intruder minted from a key (or a
+// console password) before it was cut was issued before the cut-off, so no
+// session minted during the run survives.
+func (e *Engine) phaseOptions(info Info, phase string, opt Options) Options {
+	if phase == RevokeSessions && len(info.Playbook) > 0 {
+		if now := e.now(); now.After(opt.RevokeBefore) {
+			opt.RevokeBefore = now
+		}
+		opt = e.defaults(opt)
+	}
+	return opt
+}
+
+// recheckGuardrail attaches the IAM fallback guardrail to principals created
+// since the deny-delete phase (a management or standalone account, where no
+// SCP binds new principals), before a later phase cuts access.
+func (e *Engine) recheckGuardrail(ctx context.Context, a *acct, opt Options, org *orgWork, rec Recorder, ar *AccountResult) {
+	w, err := e.build(ctx, a, DenyDelete, opt, org)
+	if err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("deny-delete re-check: %s", errorText(err)))
+		return
+	}
+	ar.Failures = append(ar.Failures, w.failuresOf(DenyDelete)...)
+	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("deny-delete re-check: %s", errorText(err)))
+	}
 }
 
 func joinErr(a, b string) string {
