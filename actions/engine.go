@@ -44,6 +44,13 @@ type Config struct {
 	OnCall func(Call)
 	// Runner runs the per-account fan-out (default: goroutines).
 	Runner Runner
+	// ConfirmTimeout bounds the wait for the guardrail to be shown in
+	// effect in an account (default 60s); then the run proceeds and says so.
+	ConfirmTimeout time.Duration
+	// ConfirmEvery is the interval between canary checks (default 1s).
+	ConfirmEvery time.Duration
+	// Sleep waits (default: a timer); a drill passes its virtual clock's.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Engine plans, applies and undoes the vetted actions.
@@ -71,6 +78,15 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	}
 	if cfg.Runner == nil {
 		cfg.Runner = goroutines{}
+	}
+	if cfg.ConfirmTimeout <= 0 {
+		cfg.ConfirmTimeout = DefaultConfirmTimeout
+	}
+	if cfg.ConfirmEvery <= 0 {
+		cfg.ConfirmEvery = time.Second
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
 	}
 	for _, p := range cfg.BreakGlassPatterns {
 		if err := ValidatePattern(p); err != nil {
@@ -504,6 +520,13 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 			}
 		})
+		if phase == DenyDelete {
+			e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
+				if accts[i] != nil {
+					e.confirmGuardrail(ctx, accts[i], &res.Accounts[i])
+				}
+			})
+		}
 		if ctx.Err() != nil {
 			break
 		}

@@ -125,6 +125,16 @@ type AccountResult struct {
 	Failures []PrincipalFailure `json:"failures,omitempty"`
 	// Findings lists what a read-only action found (find-backdoors).
 	Findings []Target `json:"findings,omitempty"`
+	// Guardrail says whether the guardrail was shown to be in effect here
+	// before any access was cut, and how long that took.
+	Guardrail *GuardrailCheck `json:"guardrail,omitempty"`
+}
+
+// GuardrailCheck is the canary's verdict in one account.
+type GuardrailCheck struct {
+	Confirmed bool    `json:"confirmed"`
+	AfterS    float64 `json:"after_s"`         // seconds from the first check to the verdict
+	Note      string  `json:"note,omitempty"` // why it was not confirmed
 }
 
 // Result statuses.

@@ -105,6 +105,9 @@ type Clients struct {
 	Organizations  Organizations
 	STS            STS
 	SecretsManager SecretsManager
+	// Canary acts as CanaryRoleName in the account (assumed on first use
+	// through the responder role's session); nil when not available.
+	Canary Canary
 }
 
 // Provider hands out clients per account: the real factory assumes the

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
@@ -189,12 +190,19 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 	})
 	c := f.configFor(account)
 	c.Credentials = aws.NewCredentialsCache(&accountCredentials{account: account, provider: provider})
+	responderSTS := sts.NewFromConfig(c)
+	canary := f.configFor(account)
+	canary.Credentials = aws.NewCredentialsCache(&accountCredentials{account: account,
+		provider: stscreds.NewAssumeRoleProvider(responderSTS, RoleARN(f.cfg.Region, account, CanaryRoleName), func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = sessionName
+		})})
 	return &Clients{
 		Account:        account,
 		IAM:            iam.NewFromConfig(c),
 		Organizations:  organizations.NewFromConfig(c),
-		STS:            sts.NewFromConfig(c),
+		STS:            responderSTS,
 		SecretsManager: secretsmanager.NewFromConfig(c),
+		Canary:         ec2.NewFromConfig(canary),
 	}
 }
 

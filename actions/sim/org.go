@@ -273,6 +273,7 @@ func (o *Org) addAccountLocked(id, name, ouPath string) error {
 	}
 	for _, r := range o.botRoles {
 		o.ensureBotRoleLocked(a, r)
+		o.ensureCanaryRoleLocked(a, r)
 	}
 	return nil
 }

@@ -128,8 +128,8 @@ func (o *Org) preflight(ctx context.Context, acct, svc, op string) error {
 	return nil
 }
 
-var serviceIDs = map[string]string{"IAM": "IAM", "Organizations": "Organizations", "STS": "STS", "SecretsManager": "Secrets Manager"}
-var actionPrefix = map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "SecretsManager": "secretsmanager"}
+var serviceIDs = map[string]string{"IAM": "IAM", "Organizations": "Organizations", "STS": "STS", "SecretsManager": "Secrets Manager", "EC2": "EC2"}
+var actionPrefix = map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "SecretsManager": "secretsmanager", "EC2": "ec2"}
 
 // opErr wraps err like the SDK does, so errors.As finds the typed exception
 // and the message names the operation.
@@ -172,6 +172,7 @@ func (o *Org) Provider(botRoleName string) awsapi.Provider {
 		o.botRoles = append(o.botRoles, botRoleName)
 		for _, id := range o.accountIDsLocked() {
 			o.ensureBotRoleLocked(o.accounts[id], botRoleName)
+			o.ensureCanaryRoleLocked(o.accounts[id], botRoleName)
 		}
 	}
 	return &provider{o: o, role: botRoleName}
@@ -207,6 +208,7 @@ func (p *provider) Clients(ctx context.Context, acct string) (*awsapi.Clients, e
 		Organizations:  &orgsClient{c},
 		STS:            &stsClient{c},
 		SecretsManager: &smClient{c},
+		Canary:         &ec2Client{&conn{o: o, account: acct, role: awsapi.CanaryRoleName, session: session, issued: issued}},
 	}, nil
 }
 

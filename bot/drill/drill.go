@@ -156,7 +156,7 @@ func (r *run) newService(st store.Store) error {
 	r.http = &http.Client{Transport: slackLogger{r, r.slack.Transport()}}
 	eng, err := actions.New(r.org.Provider(r.cfg.BotRoleName), actions.Config{
 		BreakGlassPatterns: r.cfg.BreakGlassPatterns, BreakGlassTag: r.cfg.BreakGlassTag, BotRoleName: r.cfg.BotRoleName,
-		Concurrency: r.cfg.Concurrency, Now: r.clock.Now, Runner: r.clock, OnCall: r.botCall,
+		Concurrency: r.cfg.Concurrency, Now: r.clock.Now, Runner: r.clock, Sleep: r.clock.Sleep, OnCall: r.botCall,
 	})
 	if err != nil {
 		return err
