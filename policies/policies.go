@@ -60,6 +60,12 @@ const DefaultRoleName = "KillSwitchResponder"
 // someone else's (say AdministratorAccess) to anything.
 const ManagedPolicyPath = "/killswitch/"
 
+// ManagedTagKey is the tag (value "true") killswitch puts on every SCP and
+// managed policy it creates. SCP ARNs carry no name, so the bot policy lets
+// the bot update, delete, attach and detach only SCPs with this tag, and
+// create SCPs only with it.
+const ManagedTagKey = "killswitch:managed"
+
 // SecretNamePrefix starts the name of every Secrets Manager secret
 // killswitch creates (replacement access keys from rotate-keys). The bot
 // policy only grants Secrets Manager access to secrets under this prefix.
