@@ -213,6 +213,32 @@ type Document struct {
 //go:embed documents/*.json
 var documentFS embed.FS
 
+// The bot policy allows no more than the containment needs. What AWS lets it
+// scope, and what not (Service Authorization Reference, AWS Organizations and
+// IAM):
+//   - IAM managed policies: by ARN, so only /killswitch/KillSwitch* may be
+//     created, tagged or deleted, and attached or detached (iam:PolicyARN).
+//   - SCPs carry no name in their ARN. organizations:CreatePolicy supports
+//     aws:RequestTag and organizations:PolicyType, so the bot may create only
+//     SCPs tagged killswitch:managed=true; UpdatePolicy, DeletePolicy,
+//     AttachPolicy and DetachPolicy support aws:ResourceTag on the policy
+//     resource, so the bot may change only SCPs carrying that tag (attach and
+//     detach also name the target account, allowed separately).
+//   - Not scoped: creating with tags needs organizations:TagResource, which
+//     cannot be limited to the policy being created. It is limited to SCP
+//     ARNs and to the one tag key, but a stolen bot credential could tag a
+//     customer's SCP killswitch:managed and then change it; CloudTrail shows
+//     such a TagResource, and the guardrail (which exempts the bot) does not
+//     stop it.
+//   - Break-glass principals (the exempt patterns and ARNs) get an explicit
+//     Deny on every IAM write the bot has, so no later Allow can reach them.
+//   - iam:CreateAccessKey is allowed on users but denied on the exempt
+//     patterns; which users are rotate-keys' targets is decided at run time,
+//     so the policy cannot name them: any other user can get a key from a
+//     stolen bot credential (at most two per user, and the key is visible in
+//     CloudTrail).
+//   - Inline policies may be put on any non-exempt user or role: that is
+//     how revoke-sessions works; their content cannot be constrained by IAM.
 var registry = []Document{
 	{
 		Name:     "bot-policy",
