@@ -31,20 +31,72 @@ func (e *Engine) exemptPatterns() []string {
 	return append(append([]string(nil), e.cfg.BreakGlassPatterns...), "arn:aws:iam::*:role/"+e.cfg.BotRoleName)
 }
 
+// exemptARNs are the exact principal ARNs written into the guardrail next to
+// the patterns: the principals of the recorded baseline that are exempt by
+// tag, and the ARNs the configuration lists. The baseline (issue 8 item 4)
+// is not wired into the engine's Config yet, so there are none: a tag never
+// exempts anyone from the guardrail.
+func (e *Engine) exemptARNs() []string { return nil }
+
+func (e *Engine) denyDeleteParams() policies.Params {
+	return policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptARNs: e.exemptARNs(), ExemptTag: e.cfg.BreakGlassTag}
+}
+
 // DenyDeleteDocument renders the deny-delete policy with the engine's
-// exemptions.
+// exemptions, whole (it may be larger than one SCP: what is attached is
+// DenyDeleteParts).
 func (e *Engine) DenyDeleteDocument() (string, error) {
-	return policies.Render("deny-delete", policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptTag: e.cfg.BreakGlassTag})
+	return policies.Render("deny-delete", e.denyDeleteParams())
+}
+
+// DenyDeleteParts renders the deny-delete policy with the engine's
+// exemptions as the documents attached: KillSwitchDenyDelete,
+// KillSwitchDenyDelete-2, ... (see DenyDeletePartName), each within the SCP
+// limit.
+func (e *Engine) DenyDeleteParts() ([]string, error) {
+	return policies.RenderParts("deny-delete", e.denyDeleteParams())
+}
+
+// DenyDeletePartName is the name of part i (0-based) of the guardrail, as an
+// SCP and as an IAM managed policy under /killswitch/.
+func DenyDeletePartName(i int) string { return policies.PartName(DenyDeletePolicyName, i) }
+
+// IsDenyDeletePart reports whether name is one of the guardrail's parts
+// (KillSwitchDenyDelete or KillSwitchDenyDelete-N).
+func IsDenyDeletePart(name string) bool {
+	if name == DenyDeletePolicyName {
+		return true
+	}
+	n, ok := strings.CutPrefix(name, DenyDeletePolicyName+"-")
+	if !ok || n == "" || n[0] == '0' {
+		return false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// managedTag marks every policy killswitch creates; the bot policy lets the
+// bot change only SCPs carrying it (policies.ManagedTagKey).
+func orgManagedTags() []orgtypes.Tag {
+	return []orgtypes.Tag{{Key: aws.String(policies.ManagedTagKey), Value: aws.String("true")}}
+}
+
+func iamManagedTags() []iamtypes.Tag {
+	return []iamtypes.Tag{{Key: aws.String(policies.ManagedTagKey), Value: aws.String("true")}}
 }
 
 // orgWork is the organization-level part of deny-delete (enable SCPs, create
 // or update the SCP), done once in the management account before the member
 // accounts are worked on in parallel.
 type orgWork struct {
-	mgmt     *acct
-	doc      string
-	policyID string
-	ops      []op
+	mgmt      *acct
+	docs      []string // the guardrail's parts, in order
+	policyIDs []string // per part; "" until created
+	ops       []op
 }
 
 func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgWork, error) {
@@ -70,11 +122,11 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 			return nil, fmt.Errorf("management account %s (SCPs are managed there): %w", mgmtID, err)
 		}
 	}
-	doc, err := e.DenyDeleteDocument()
+	docs, err := e.DenyDeleteParts()
 	if err != nil {
 		return nil, err
 	}
-	w := &orgWork{mgmt: mgmt, doc: doc}
+	w := &orgWork{mgmt: mgmt, docs: docs, policyIDs: make([]string, len(docs))}
 	org := mgmt.c.Organizations
 
 	var roots *organizations.ListRootsOutput
@@ -100,7 +152,7 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 		s := base
 		s.Op, s.Principal, s.Resource = opEnableSCPType, "organization root "+rootID, rootID
 		s.Change = "enable service control policies (AWS attaches FullAWSAccess everywhere, which restricts nothing)"
-		w.add(s, func(ctx context.Context, s *Step) error {
+		w.add(s, "", func(ctx context.Context, s *Step) error {
 			return mgmt.call("Organizations", "EnablePolicyType", rootID, func() error {
 				_, err := org.EnablePolicyType(ctx, &organizations.EnablePolicyTypeInput{RootId: aws.String(rootID), PolicyType: orgtypes.PolicyTypeServiceControlPolicy})
 				var already *orgtypes.PolicyTypeAlreadyEnabledException
@@ -111,7 +163,8 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 			})
 		})
 	}
-	// find our SCP
+	// find our SCPs, one per part
+	ids := map[string]string{}
 	var token *string
 	for enabled {
 		var out *organizations.ListPoliciesOutput
@@ -122,69 +175,87 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 			return nil, fmt.Errorf("list SCPs: %w", err)
 		}
 		for _, p := range out.Policies {
-			if aws.ToString(p.Name) == DenyDeletePolicyName {
-				w.policyID = aws.ToString(p.Id)
+			if IsDenyDeletePart(aws.ToString(p.Name)) {
+				ids[aws.ToString(p.Name)] = aws.ToString(p.Id)
 			}
 		}
-		if out.NextToken == nil || w.policyID != "" {
+		if out.NextToken == nil {
 			break
 		}
 		token = out.NextToken
 	}
-	if w.policyID != "" {
+	for i, doc := range docs {
+		if err := w.prepare(ctx, base, i, doc, ids[DenyDeletePartName(i)]); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// prepare plans part i of the guardrail in the management account: update
+// the SCP when it exists with another document, create it otherwise.
+func (w *orgWork) prepare(ctx context.Context, base Step, i int, doc, id string) error {
+	mgmt, org, name := w.mgmt, w.mgmt.c.Organizations, DenyDeletePartName(i)
+	if id != "" {
+		w.policyIDs[i] = id
 		var d *organizations.DescribePolicyOutput
-		if err := mgmt.call("Organizations", "DescribePolicy", w.policyID, func() (err error) {
-			d, err = org.DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: aws.String(w.policyID)})
+		if err := mgmt.call("Organizations", "DescribePolicy", id, func() (err error) {
+			d, err = org.DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: aws.String(id)})
 			return err
 		}); err != nil {
-			return nil, fmt.Errorf("describe SCP %s: %w", w.policyID, err)
+			return fmt.Errorf("describe SCP %s (%s): %w", name, id, err)
 		}
 		old := aws.ToString(d.Policy.Content)
-		if !sameJSON(old, doc) {
-			s := base
-			s.Op, s.Principal, s.Resource, s.Prior = opUpdateSCP, "SCP "+DenyDeletePolicyName, w.policyID, old
-			s.Reversible = true
-			s.Change = "update SCP " + DenyDeletePolicyName + " to the current document and exemptions"
-			id := w.policyID
-			w.add(s, func(ctx context.Context, s *Step) error {
-				return mgmt.call("Organizations", "UpdatePolicy", id, func() error {
-					_, err := org.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(doc)})
-					return err
-				})
-			})
+		if sameJSON(old, doc) {
+			return nil
 		}
-		return w, nil
+		s := base
+		s.Op, s.Principal, s.Resource, s.Prior = opUpdateSCP, "SCP "+name, id, old
+		s.Reversible = true
+		s.Change = "update SCP " + name + " to the current document and exemptions"
+		w.add(s, name, func(ctx context.Context, s *Step) error {
+			return mgmt.call("Organizations", "UpdatePolicy", id, func() error {
+				_, err := org.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(doc)})
+				return err
+			})
+		})
+		return nil
 	}
 	s := base
-	s.Op, s.Principal, s.Resource = opCreateSCP, "SCP "+DenyDeletePolicyName, DenyDeletePolicyName
+	s.Op, s.Principal, s.Resource = opCreateSCP, "SCP "+name, name
 	s.Reversible = true
-	s.Change = fmt.Sprintf("create SCP %s (%d characters)", DenyDeletePolicyName, len(doc))
-	w.add(s, func(ctx context.Context, s *Step) error {
+	s.Change = fmt.Sprintf("create SCP %s (%d characters; part %d of %d of the guardrail)", name, len(doc), i+1, len(w.docs))
+	w.add(s, name, func(ctx context.Context, s *Step) error {
 		var out *organizations.CreatePolicyOutput
-		err := mgmt.call("Organizations", "CreatePolicy", DenyDeletePolicyName, func() (err error) {
+		err := mgmt.call("Organizations", "CreatePolicy", name, func() (err error) {
 			out, err = org.CreatePolicy(ctx, &organizations.CreatePolicyInput{
-				Name: aws.String(DenyDeletePolicyName), Type: orgtypes.PolicyTypeServiceControlPolicy, Content: aws.String(doc),
-				Description: aws.String("killswitch deny-delete guardrail: denies destructive calls to all but break-glass and the bot"),
+				Name: aws.String(name), Type: orgtypes.PolicyTypeServiceControlPolicy, Content: aws.String(doc),
+				Description: aws.String(fmt.Sprintf("killswitch guardrail, part %d of %d: denies destroying, blinding, exfiltrating and changing IAM to all but break-glass and the bot", i+1, len(w.docs))),
+				Tags:        orgManagedTags(),
 			})
 			return err
 		})
 		var dup *orgtypes.DuplicatePolicyException
 		if errors.As(err, &dup) {
-			return errors.New("an SCP named " + DenyDeletePolicyName + " appeared meanwhile; rerun to use it")
+			return errors.New("an SCP named " + name + " appeared meanwhile; rerun to use it")
 		}
 		if err != nil {
 			return err
 		}
-		w.policyID = aws.ToString(out.Policy.PolicySummary.Id)
-		s.Resource = w.policyID
+		w.policyIDs[i] = aws.ToString(out.Policy.PolicySummary.Id)
+		s.Resource = w.policyIDs[i]
 		return nil
 	})
-	return w, nil
+	return nil
 }
 
-// add appends an op to the organization work.
-func (w *orgWork) add(s Step, run func(ctx context.Context, s *Step) error) {
+// add appends an op to the organization work. The first part keeps the key
+// it had when the guardrail was one SCP, so a run recorded then resumes.
+func (w *orgWork) add(s Step, part string, run func(ctx context.Context, s *Step) error) {
 	s.Key = fmt.Sprintf("%s/org/%s", s.Action, s.Op)
+	if part != "" && part != DenyDeletePolicyName {
+		s.Key += "/" + part
+	}
 	w.ops = append(w.ops, op{step: s, run: run})
 }
 
@@ -245,14 +316,28 @@ func (a *acct) buildDenyDelete(ctx context.Context, org *orgWork) (*work, error)
 		}
 		token = out.NextToken
 	}
-	ours := false
+	ours := map[string]bool{}
+	others := 0
 	for _, p := range attached {
-		ours = ours || aws.ToString(p.Name) == DenyDeletePolicyName
+		if n := aws.ToString(p.Name); IsDenyDeletePart(n) {
+			ours[n] = true
+		} else {
+			others++
+		}
 	}
-	if !ours && len(attached) >= maxSCPsPerTarget {
-		w.warnings = append(w.warnings, fmt.Sprintf("account %s already has %d SCPs (AWS's limit is %d per target): using the IAM managed-policy fallback instead", a.id, len(attached), maxSCPsPerTarget))
+	parts := len(org.docs)
+	var missing []int
+	for i := range org.docs {
+		if !ours[DenyDeletePartName(i)] {
+			missing = append(missing, i)
+		}
+	}
+	if len(attached)+len(missing) > maxSCPsPerTarget {
+		w.warnings = append(w.warnings, fmt.Sprintf("account %s has %d SCPs attached and the guardrail needs %d more (AWS allows %d per target, FullAWSAccess included): using the IAM managed-policy fallback instead", a.id, len(attached), len(missing), maxSCPsPerTarget))
 		return w, a.buildDenyDeleteIAM(ctx, w)
 	}
+	w.warnings = append(w.warnings, fmt.Sprintf("deny-delete uses %d of AWS's %d SCP slots on account %s (%s); with the %d other SCPs attached (FullAWSAccess counts), %d left for your own",
+		parts, maxSCPsPerTarget, a.id, strings.Join(partNames(parts), ", "), others, maxSCPsPerTarget-others-len(ours)-len(missing)))
 	// The SCP's conditions exempt break-glass and the bot: show who they are.
 	inv, err := a.inventory(ctx, true, true, false)
 	if err != nil {
@@ -260,26 +345,35 @@ func (a *acct) buildDenyDelete(ctx context.Context, org *orgWork) (*work, error)
 	}
 	a.sortOut(inv.users, w)
 	a.sortOut(inv.roles, w)
-	if ours {
-		return w, nil // already attached
-	}
-	s := Step{Action: DenyDelete, Account: a.id, Op: opAttachSCP, Principal: "account " + a.id, Resource: DenyDeletePolicyName, Reversible: true,
-		Change: "attach SCP " + DenyDeletePolicyName}
-	w.add(s, func(ctx context.Context, s *Step) error {
-		if org.policyID == "" {
-			return errors.New("SCP " + DenyDeletePolicyName + " was not created")
-		}
-		s.Resource = org.policyID
-		return mg.call("Organizations", "AttachPolicy", a.id, func() error {
-			_, err := mg.c.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(org.policyID), TargetId: aws.String(a.id)})
-			var dup *orgtypes.DuplicatePolicyAttachmentException
-			if errors.As(err, &dup) {
-				return nil
+	for _, i := range missing {
+		i, name := i, DenyDeletePartName(i)
+		s := Step{Action: DenyDelete, Account: a.id, Op: opAttachSCP, Principal: "account " + a.id, Resource: name, Reversible: true,
+			Change: "attach SCP " + name}
+		w.add(s, func(ctx context.Context, s *Step) error {
+			id := org.policyIDs[i]
+			if id == "" {
+				return errors.New("SCP " + name + " was not created")
 			}
-			return err
+			s.Resource = id
+			return mg.call("Organizations", "AttachPolicy", a.id, func() error {
+				_, err := mg.c.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(a.id)})
+				var dup *orgtypes.DuplicatePolicyAttachmentException
+				if errors.As(err, &dup) {
+					return nil
+				}
+				return err
+			})
 		})
-	})
+	}
 	return w, nil
+}
+
+func partNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = DenyDeletePartName(i)
+	}
+	return out
 }
 
 func (a *acct) partition() string {
@@ -294,78 +388,19 @@ func (a *acct) partition() string {
 // deny as a managed policy on every non-exempt user, group and role. Its
 // conditions also exempt break-glass members of the groups it is attached to.
 func (a *acct) buildDenyDeleteIAM(ctx context.Context, w *work) error {
-	doc, err := a.e.DenyDeleteDocument()
+	docs, err := a.e.DenyDeleteParts()
 	if err != nil {
 		return err
 	}
-	arn := fmt.Sprintf("arn:%s:iam::%s:policy%s%s", a.partition(), a.id, denyDeletePath, DenyDeletePolicyName)
 	c := a.c.IAM
-	exists := true
-	var gp *iam.GetPolicyOutput
-	err = a.call("IAM", "GetPolicy", arn, func() (err error) {
-		gp, err = c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
-		return err
-	})
-	var nse *iamtypes.NoSuchEntityException
-	switch {
-	case errors.As(err, &nse):
-		exists = false
-	case err != nil:
-		return fmt.Errorf("get policy %s: %w", arn, err)
-	}
-	attached := map[string]bool{}
-	if exists {
-		var v *iam.GetPolicyVersionOutput
-		if err := a.call("IAM", "GetPolicyVersion", arn, func() (err error) {
-			v, err = c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: gp.Policy.DefaultVersionId})
+	arns := make([]string, len(docs))
+	attached := make([]map[string]bool, len(docs))
+	for i, doc := range docs {
+		name := DenyDeletePartName(i)
+		arns[i] = fmt.Sprintf("arn:%s:iam::%s:policy%s%s", a.partition(), a.id, denyDeletePath, name)
+		if attached[i], err = a.prepareManagedPart(ctx, w, i, len(docs), name, arns[i], doc); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("get policy version of %s: %w", arn, err)
 		}
-		old := aws.ToString(v.PolicyVersion.Document)
-		if d, err := url.QueryUnescape(old); err == nil {
-			old = d
-		}
-		if !sameJSON(old, doc) {
-			w.warnings = append(w.warnings, fmt.Sprintf("policy %s differs from the current deny-delete document (exemptions changed?); it is used as it is: undo deny-delete, then apply it again to refresh it", arn))
-		}
-		var marker *string
-		for {
-			var out *iam.ListEntitiesForPolicyOutput
-			if err := a.call("IAM", "ListEntitiesForPolicy", arn, func() (err error) {
-				out, err = c.ListEntitiesForPolicy(ctx, &iam.ListEntitiesForPolicyInput{PolicyArn: aws.String(arn), Marker: marker})
-				return err
-			}); err != nil {
-				return fmt.Errorf("list entities for %s: %w", arn, err)
-			}
-			for _, u := range out.PolicyUsers {
-				attached["user/"+aws.ToString(u.UserName)] = true
-			}
-			for _, r := range out.PolicyRoles {
-				attached["role/"+aws.ToString(r.RoleName)] = true
-			}
-			for _, g := range out.PolicyGroups {
-				attached["group/"+aws.ToString(g.GroupName)] = true
-			}
-			if !out.IsTruncated || out.Marker == nil {
-				break
-			}
-			marker = out.Marker
-		}
-	} else {
-		s := Step{Action: DenyDelete, Account: a.id, Op: opCreateManaged, Principal: "policy " + arn, Resource: arn, Reversible: true,
-			Change: fmt.Sprintf("create IAM managed policy %s%s (%d characters)", denyDeletePath, DenyDeletePolicyName, len(doc))}
-		w.add(s, func(ctx context.Context, s *Step) error {
-			return a.call("IAM", "CreatePolicy", arn, func() error {
-				_, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(DenyDeletePolicyName), Path: aws.String(denyDeletePath), PolicyDocument: aws.String(doc),
-					Description: aws.String("killswitch deny-delete guardrail (IAM fallback where SCPs cannot reach)")})
-				var dup *iamtypes.EntityAlreadyExistsException
-				if errors.As(err, &dup) {
-					return nil
-				}
-				return err
-			})
-		})
 	}
 	inv, err := a.inventory(ctx, true, true, true)
 	if err != nil {
@@ -378,18 +413,21 @@ func (a *acct) buildDenyDeleteIAM(ctx context.Context, w *work) error {
 	} else if a.kind == KindMember {
 		why = "SCP limit reached"
 	}
-	w.warnings = append(w.warnings, "deny-delete uses the IAM managed policy fallback: "+why)
+	w.warnings = append(w.warnings, fmt.Sprintf("deny-delete uses the IAM managed policy fallback (%s, %d managed-policy slot(s) of each principal): %s", strings.Join(partNames(len(docs)), ", "), len(docs), why))
 	attach := func(p *principal) {
-		if attached[p.kind+"/"+p.name] {
-			return
-		}
-		s := Step{Action: DenyDelete, Account: a.id, Op: opAttachManaged, Principal: p.arn, Resource: arn, Reversible: true,
-			Change: "attach managed policy " + DenyDeletePolicyName}
-		w.add(s, func(ctx context.Context, s *Step) error {
-			return a.call("IAM", "Attach"+upperFirst(p.kind)+"Policy", p.arn, func() error {
-				return attachManaged(ctx, c, p.kind, p.name, arn)
+		for i, arn := range arns {
+			if attached[i][p.kind+"/"+p.name] {
+				continue
+			}
+			name, arn := DenyDeletePartName(i), arn
+			s := Step{Action: DenyDelete, Account: a.id, Op: opAttachManaged, Principal: p.arn, Resource: arn, Reversible: true,
+				Change: "attach managed policy " + name}
+			w.add(s, func(ctx context.Context, s *Step) error {
+				return a.call("IAM", "Attach"+upperFirst(p.kind)+"Policy", p.arn, func() error {
+					return attachManaged(ctx, c, p.kind, p.name, arn)
+				})
 			})
-		})
+		}
 	}
 	for _, p := range a.sortOut(inv.users, w) {
 		attach(p)
@@ -405,6 +443,77 @@ func (a *acct) buildDenyDeleteIAM(ctx context.Context, w *work) error {
 		attach(g)
 	}
 	return nil
+}
+
+// prepareManagedPart plans part i of the IAM fallback: create the managed
+// policy when it is missing, and return who it is attached to already.
+func (a *acct) prepareManagedPart(ctx context.Context, w *work, i, n int, name, arn, doc string) (map[string]bool, error) {
+	c := a.c.IAM
+	attached := map[string]bool{}
+	var gp *iam.GetPolicyOutput
+	err := a.call("IAM", "GetPolicy", arn, func() (err error) {
+		gp, err = c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+		return err
+	})
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		s := Step{Action: DenyDelete, Account: a.id, Op: opCreateManaged, Principal: "policy " + arn, Resource: arn, Reversible: true,
+			Change: fmt.Sprintf("create IAM managed policy %s%s (%d characters; part %d of %d of the guardrail)", denyDeletePath, name, len(doc), i+1, n)}
+		w.add(s, func(ctx context.Context, s *Step) error {
+			return a.call("IAM", "CreatePolicy", arn, func() error {
+				_, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), Path: aws.String(denyDeletePath), PolicyDocument: aws.String(doc),
+					Description: aws.String(fmt.Sprintf("killswitch guardrail, part %d of %d (IAM fallback where SCPs cannot reach)", i+1, n)),
+					Tags:        iamManagedTags()})
+				var dup *iamtypes.EntityAlreadyExistsException
+				if errors.As(err, &dup) {
+					return nil
+				}
+				return err
+			})
+		})
+		return attached, nil
+	case err != nil:
+		return nil, fmt.Errorf("get policy %s: %w", arn, err)
+	}
+	var v *iam.GetPolicyVersionOutput
+	if err := a.call("IAM", "GetPolicyVersion", arn, func() (err error) {
+		v, err = c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: gp.Policy.DefaultVersionId})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("get policy version of %s: %w", arn, err)
+	}
+	old := aws.ToString(v.PolicyVersion.Document)
+	if d, err := url.QueryUnescape(old); err == nil {
+		old = d
+	}
+	if !sameJSON(old, doc) {
+		w.warnings = append(w.warnings, fmt.Sprintf("policy %s differs from the current deny-delete document (exemptions changed?); it is used as it is: undo deny-delete, then apply it again to refresh it", arn))
+	}
+	var marker *string
+	for {
+		var out *iam.ListEntitiesForPolicyOutput
+		if err := a.call("IAM", "ListEntitiesForPolicy", arn, func() (err error) {
+			out, err = c.ListEntitiesForPolicy(ctx, &iam.ListEntitiesForPolicyInput{PolicyArn: aws.String(arn), Marker: marker})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("list entities for %s: %w", arn, err)
+		}
+		for _, u := range out.PolicyUsers {
+			attached["user/"+aws.ToString(u.UserName)] = true
+		}
+		for _, r := range out.PolicyRoles {
+			attached["role/"+aws.ToString(r.RoleName)] = true
+		}
+		for _, g := range out.PolicyGroups {
+			attached["group/"+aws.ToString(g.GroupName)] = true
+		}
+		if !out.IsTruncated || out.Marker == nil {
+			break
+		}
+		marker = out.Marker
+	}
+	return attached, nil
 }
 
 func attachManaged(ctx context.Context, c interface {
@@ -424,7 +533,7 @@ func attachManaged(ctx context.Context, c interface {
 		err = fmt.Errorf("cannot attach a policy to a %s", kind)
 	}
 	if err != nil {
-		return fmt.Errorf("attach %s to %s %q: %w", DenyDeletePolicyName, kind, name, err)
+		return fmt.Errorf("attach %s to %s %q: %w", nameFromARN(arn), kind, name, err)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 		if errors.As(err, &nse) {
 			return nil
 		}
-		return wrapEntity(err, "detach %s from %s", DenyDeletePolicyName, s.Principal)
+		return wrapEntity(err, "detach %s from %s", nameFromARN(s.Resource), s.Principal)
 	case opCreateManaged:
 		err := a.call("IAM", "DeletePolicy", s.Resource, func() error {
 			_, err := c.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(s.Resource)})

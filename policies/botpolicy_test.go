@@ -62,6 +62,9 @@ func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {
 	// The client factory assumes the responder role through the SDK's
 	// credentials provider, not through an awsapi interface.
 	const assumeRole = "sts:AssumeRole"
+	// Creating a policy with tags also needs the tagging action (AWS's
+	// dependent actions): the bot tags what it creates killswitch:managed.
+	dependent := map[string]bool{"organizations:TagResource": true, "iam:TagPolicy": true}
 	got := map[string]bool{}
 	for _, op := range BotOperations() {
 		got[op] = true
@@ -72,7 +75,7 @@ func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {
 		}
 	}
 	for op := range got {
-		if _, ok := want[op]; !ok && op != assumeRole {
+		if _, ok := want[op]; !ok && op != assumeRole && !dependent[op] {
 			t.Errorf("bot-policy allows %s, which no awsapi interface calls", op)
 		}
 	}
@@ -133,16 +136,23 @@ func TestBotPolicyIsNarrow(t *testing.T) {
 				t.Errorf("%s: mutating action %s on Resource *", s.Sid, a)
 			}
 		}
-		if s.Sid == "ManageServiceControlPolicies" {
+		if s.Sid == "CreateKillSwitchSCPs" || s.Sid == "EnableServiceControlPolicies" {
 			if got := s.Condition["StringEquals"]["organizations:PolicyType"]; got != "SERVICE_CONTROL_POLICY" {
-				t.Errorf("SCP management not limited to SCPs: %v", s.Condition)
+				t.Errorf("%s not limited to SCPs: %v", s.Sid, s.Condition)
+			}
+		}
+		if s.Sid == "CreateKillSwitchSCPs" {
+			if got := s.Condition["StringEquals"]["aws:RequestTag/"+ManagedTagKey]; got != "true" {
+				t.Errorf("SCPs may be created without the %s tag: %v", ManagedTagKey, s.Condition)
 			}
 		}
 	}
 	for _, want := range []string{
 		`"Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/Responder"`,
-		`"arn:aws:iam::*:policy` + ManagedPolicyPath + `*"`,
-		`"iam:PolicyARN":"arn:aws:iam::*:policy` + ManagedPolicyPath + `*"`,
+		`"arn:aws:iam::*:policy` + ManagedPolicyPath + `KillSwitch*"`,
+		`"iam:PolicyARN":"arn:aws:iam::*:policy` + ManagedPolicyPath + `KillSwitch*"`,
+		`"aws:ResourceTag/` + ManagedTagKey + `":"true"`,
+		`"Sid":"NeverTouchExemptPrincipals","Effect":"Deny"`,
 		`"arn:aws:secretsmanager:*:*:secret:` + SecretNamePrefix + `*"`,
 		`"Sid":"NeverChangeOwnRole","Effect":"Deny"`,
 	} {

@@ -12,7 +12,8 @@
 // escaped inside a JSON string.
 //
 //	{{ExemptPatterns}}   Params.ExemptPatterns; only as a whole string, expands to a list
-//	{{ExemptTag}}        Params.ExemptTag
+//	{{ExemptARNs}}       Params.ExemptARNs; only as a whole string, expands to a list
+//	{{ExemptTag}}        Params.ExemptTag (never an exemption: see Params)
 //	{{RevokeBefore}}     Params.RevokeBefore as UTC RFC 3339 (required: zero is an error)
 //	{{BotPrincipal}}     Params.BotPrincipal (required)
 //	{{ExternalID}}       Params.ExternalID
@@ -58,6 +59,12 @@ const DefaultRoleName = "KillSwitchResponder"
 // attach and detach managed policies under this path, so it cannot attach
 // someone else's (say AdministratorAccess) to anything.
 const ManagedPolicyPath = "/killswitch/"
+
+// ManagedTagKey is the tag (value "true") killswitch puts on every SCP and
+// managed policy it creates. SCP ARNs carry no name, so the bot policy lets
+// the bot update, delete, attach and detach only SCPs with this tag, and
+// create SCPs only with it.
+const ManagedTagKey = "killswitch:managed"
 
 // SecretNamePrefix starts the name of every Secrets Manager secret
 // killswitch creates (replacement access keys from rotate-keys). The bot
@@ -133,14 +140,21 @@ func isJSONSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r =
 type Params struct {
 	// ExemptPatterns are ARN patterns never restricted: the break-glass
 	// patterns and the bot's own role pattern. Rendered as an ArnNotLike
-	// aws:PrincipalArn condition on every deny statement.
+	// aws:PrincipalArn condition on every deny statement (and, in
+	// deny-delete, as the roles sts:AssumeRole may still enter).
 	ExemptPatterns []string
-	// ExemptTag is a tag key: principals carrying it are never restricted
-	// (condition Null aws:PrincipalTag/<tag> = true). Note that session tags
-	// count as principal tags, so anyone who can assume some role with
-	// sts:TagSession allowed in its trust policy can claim the exemption;
-	// deny-delete denies setting the tag from inside the scope, but ARN
-	// patterns are the stronger exemption.
+	// ExemptARNs are exact principal ARNs (users, roles, or an account's
+	// root; no wildcards) never restricted either: the engine passes the
+	// principals of the recorded baseline that are exempt by tag, and the
+	// ARNs listed in the configuration. Rendered next to ExemptPatterns.
+	ExemptARNs []string
+	// ExemptTag is the break-glass tag key. It exempts nobody: a principal
+	// that can tag itself (or tag a session, which counts as a principal
+	// tag) would exempt itself, so no document has a tag condition that
+	// lifts a deny. It is only used by the statement of deny-delete that
+	// denies setting the tag from inside the scope; exemption by tag is
+	// decided by the engine against a recorded baseline and rendered as
+	// ExemptARNs.
 	ExemptTag string
 	// RevokeBefore: revoke-older-sessions denies sessions issued before this
 	// instant. Rendered in UTC, RFC 3339, rounded up to a whole second so
@@ -181,6 +195,13 @@ type Document struct {
 	// deny no read-only call, so that a containment never blinds the
 	// responders.
 	DenyOnly bool
+	// Split marks a document attached as one or more parts (RenderParts):
+	// each part must fit the kinds' limits, the whole need not.
+	Split bool
+	// Cost is one line saying what the document costs the account while it
+	// is in place (shown in the plan, the card and the runbook); "" when it
+	// costs nothing worth saying.
+	Cost string
 	// DenyAll marks a deny document that denies every call by design:
 	// revoke-older-sessions denies "*" to sessions issued before the cut-off,
 	// reads included, because a stolen session must lose everything and the
@@ -192,6 +213,32 @@ type Document struct {
 //go:embed documents/*.json
 var documentFS embed.FS
 
+// The bot policy allows no more than the containment needs. What AWS lets it
+// scope, and what not (Service Authorization Reference, AWS Organizations and
+// IAM):
+//   - IAM managed policies: by ARN, so only /killswitch/KillSwitch* may be
+//     created, tagged or deleted, and attached or detached (iam:PolicyARN).
+//   - SCPs carry no name in their ARN. organizations:CreatePolicy supports
+//     aws:RequestTag and organizations:PolicyType, so the bot may create only
+//     SCPs tagged killswitch:managed=true; UpdatePolicy, DeletePolicy,
+//     AttachPolicy and DetachPolicy support aws:ResourceTag on the policy
+//     resource, so the bot may change only SCPs carrying that tag (attach and
+//     detach also name the target account, allowed separately).
+//   - Not scoped: creating with tags needs organizations:TagResource, which
+//     cannot be limited to the policy being created. It is limited to SCP
+//     ARNs and to the one tag key, but a stolen bot credential could tag a
+//     customer's SCP killswitch:managed and then change it; CloudTrail shows
+//     such a TagResource, and the guardrail (which exempts the bot) does not
+//     stop it.
+//   - Break-glass principals (the exempt patterns and ARNs) get an explicit
+//     Deny on every IAM write the bot has, so no later Allow can reach them.
+//   - iam:CreateAccessKey is allowed on users but denied on the exempt
+//     patterns; which users are rotate-keys' targets is decided at run time,
+//     so the policy cannot name them: any other user can get a key from a
+//     stolen bot credential (at most two per user, and the key is visible in
+//     CloudTrail).
+//   - Inline policies may be put on any non-exempt user or role: that is
+//     how revoke-sessions works; their content cannot be constrained by IAM.
 var registry = []Document{
 	{
 		Name:     "bot-policy",
@@ -200,10 +247,17 @@ var registry = []Document{
 		DenyOnly: false,
 	},
 	{
-		Name:     "deny-delete",
-		Kinds:    []Kind{KindSCP, KindManaged},
-		Summary:  "deny destroying data, backups, keys and audit logs, leaving the organization, and tampering with the exemptions; exempts break-glass and the bot",
+		Name:  "deny-delete",
+		Kinds: []Kind{KindSCP, KindManaged},
+		Summary: "the guardrail: deny destroying, blinding and exfiltrating data in the data services, and freeze IAM, " +
+			"session minting (sts:AssumeRole except into exempt roles, GetSessionToken, GetFederationToken) and Organizations policies, " +
+			"for every principal but break-glass, the bot and the recorded exempt ARNs; AWS service principals are not bound by SCPs, " +
+			"so instance profiles and Lambda execution roles keep getting credentials",
+		Cost: "until undo: no IAM change, no new role session (code assuming another role with its own credentials fails; " +
+			"instance profiles and service roles keep working), no deletion of snapshots, backups, buckets, objects, tables, " +
+			"log groups or alarms, and no RDS instance or cluster modification, except by break-glass",
 		DenyOnly: true,
+		Split:    true,
 	},
 	{
 		Name:     "quarantine",
@@ -221,6 +275,7 @@ var registry = []Document{
 		Name:     "revoke-older-sessions",
 		Kinds:    []Kind{KindUserInline, KindRoleInline},
 		Summary:  "deny everything to sessions issued before the revocation time (aws:TokenIssueTime)",
+		Cost:     "every session issued before the cut-off ends, workloads' role sessions included: they must fetch new credentials",
 		DenyOnly: true,
 		DenyAll:  true,
 	},

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,6 +92,24 @@ func TestEveryDocumentRendersAndValidates(t *testing.T) {
 		for _, d := range List() {
 			t.Run(ps.name+"/"+d.Name, func(t *testing.T) {
 				out := mustRender(t, d.Name, ps.p)
+				if d.Split {
+					parts, err := RenderParts(d.Name, ps.p)
+					if err != nil {
+						t.Fatalf("RenderParts: %v", err)
+					}
+					if len(parts) == 1 && parts[0] != out {
+						t.Errorf("one part differs from Render's document")
+					}
+					for i, part := range parts {
+						if err := Validate(d, part); err != nil {
+							t.Errorf("part %d fails validation: %v", i+1, err)
+						}
+						for _, k := range d.Kinds {
+							t.Logf("%-22s %-13s part %d: %s %d/%d", d.Name, ps.name, i+1, k, Size(k, part), k.Limit())
+						}
+					}
+					return
+				}
 				if err := Validate(d, out); err != nil {
 					t.Fatalf("rendered document fails validation: %v", err)
 				}
@@ -114,28 +133,42 @@ func TestEveryDocumentRendersAndValidates(t *testing.T) {
 	}
 }
 
-func TestDenyDeleteFitsSCPLimit(t *testing.T) {
-	out := mustRender(t, "deny-delete", sixPatternParams())
-	n := Size(KindSCP, out)
-	if n >= LimitSCP {
-		t.Fatalf("deny-delete with 6 exempt patterns is %d characters, SCP limit %d", n, LimitSCP)
+// The guardrail fits one SCP with the default exemptions and is split into
+// parts, each within the SCP limit, when the exemptions grow; the README
+// quotes these figures.
+func TestDenyDeleteParts(t *testing.T) {
+	parts, err := RenderParts("deny-delete", DefaultParams())
+	if err != nil {
+		t.Fatal(err)
 	}
-	// How many patterns of this length fit: the headroom, for the README.
+	if len(parts) != 1 {
+		t.Errorf("deny-delete with the default exemptions: %d parts, want 1", len(parts))
+	}
+	t.Logf("deny-delete, default exemptions: %d part(s), %d/%d characters", len(parts), Size(KindSCP, parts[0]), LimitSCP)
 	p := sixPatternParams()
-	fit := len(p.ExemptPatterns)
-	for ; ; fit++ {
-		p.ExemptPatterns = append(p.ExemptPatterns, "arn:aws:iam::*:role/ExtraBreakGlass"+strconv.Itoa(fit))
-		if _, err := Render("deny-delete", p); err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) || !strings.Contains(err.Error(), "too large for scp") {
-				t.Fatalf("unexpected failure adding patterns: %v", err)
-			}
+	parts, err = RenderParts("deny-delete", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 2 {
+		t.Errorf("deny-delete with 6 exempt patterns: %d parts, want 2", len(parts))
+	}
+	// How many exempt ARNs fit in two SCPs, for the README.
+	fit := 0
+	for ; fit < maxExemptARNs; fit++ {
+		p.ExemptARNs = append(p.ExemptARNs, "arn:aws:iam::111122223333:role/baseline-exempt-"+strconv.Itoa(fit))
+		parts, err := RenderParts("deny-delete", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) > 2 {
 			break
 		}
 	}
-	t.Logf("deny-delete: %d/%d characters with 6 patterns; %d patterns fit before the SCP limit", n, LimitSCP, fit)
-	if fit < 8 {
-		t.Errorf("only %d exempt patterns fit in the SCP; want headroom for at least 8", fit)
+	t.Logf("deny-delete, 6 patterns: 2 parts hold %d exempt ARNs besides", fit)
+	again, _ := RenderParts("deny-delete", p)
+	if parts, _ := RenderParts("deny-delete", p); !slices.Equal(parts, again) {
+		t.Error("RenderParts is not deterministic")
 	}
 }
 
@@ -230,26 +263,34 @@ func TestDenyDeleteCovers(t *testing.T) {
 		"organizations:LeaveOrganization",
 	}
 	pol := parse(t, mustRender(t, "deny-delete", sixPatternParams()))
-	denied := map[string]bool{}
+	var denied []string
 	for _, s := range pol.Statement {
 		if s.Effect != "Deny" {
 			t.Errorf("statement %s: effect %s", s.Sid, s.Effect)
 		}
-		for _, a := range strs(s.Action) {
-			denied[a] = true
-		}
+		denied = append(denied, strs(s.Action)...)
 	}
 	for _, a := range required {
-		if !denied[a] {
+		if !slices.ContainsFunc(denied, func(pat string) bool { return actionGlob(pat, a) }) {
 			t.Errorf("deny-delete does not deny %s", a)
 		}
 	}
 }
 
-// Every statement of the exemption-carrying deny documents carries both
-// exemptions, rendered as the brief says.
+// actionGlob matches an IAM action pattern (* and ?) against an action,
+// ignoring case as IAM does.
+func actionGlob(pattern, action string) bool {
+	re := "(?i)^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(action)
+}
+
+// Every statement of the exemption-carrying deny documents carries the
+// exempt patterns and ARNs, and no tag condition: a principal that can tag
+// itself must not be able to exempt itself.
 func TestExemptionConditionsOnEveryStatement(t *testing.T) {
 	p := sixPatternParams()
+	p.ExemptARNs = []string{"arn:aws:iam::111122223333:user/zed", "arn:aws:iam::111122223333:role/baseline"}
+	want := append(append([]string(nil), sixPatterns...), "arn:aws:iam::111122223333:role/baseline", "arn:aws:iam::111122223333:user/zed")
 	for _, name := range []string{"deny-delete", "quarantine"} {
 		pol := parse(t, mustRender(t, name, p))
 		if len(pol.Statement) == 0 {
@@ -257,11 +298,15 @@ func TestExemptionConditionsOnEveryStatement(t *testing.T) {
 		}
 		for _, s := range pol.Statement {
 			got := strs(s.Condition["ArnNotLike"]["aws:PrincipalArn"])
-			if !slices.Equal(got, sixPatterns) {
-				t.Errorf("%s %s: ArnNotLike aws:PrincipalArn = %v, want %v", name, s.Sid, got, sixPatterns)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s: ArnNotLike aws:PrincipalArn = %v, want %v", name, s.Sid, got, want)
 			}
-			if v := s.Condition["Null"]["aws:PrincipalTag/"+p.ExemptTag]; v != "true" {
-				t.Errorf("%s %s: Null aws:PrincipalTag/%s = %v, want \"true\"", name, s.Sid, p.ExemptTag, v)
+			for op, keys := range s.Condition {
+				for k := range keys {
+					if strings.Contains(strings.ToLower(k), "principaltag") {
+						t.Errorf("%s %s: condition %s %s exempts by tag", name, s.Sid, op, k)
+					}
+				}
 			}
 		}
 	}
@@ -276,11 +321,11 @@ func TestExemptionConditionsOmittedWhenEmpty(t *testing.T) {
 		wantSids       []string
 	}{
 		{"patterns only", []string{"arn:aws:iam::*:role/BreakGlass*"}, "", true, false,
-			[]string{"ProtectData", "ProtectAuditTrail", "ProtectExemptPrincipals"}},
-		{"tag only", nil, "killswitch:break-glass", false, true,
-			[]string{"ProtectData", "ProtectAuditTrail", "ProtectExemptTag"}},
+			[]string{"ProtectData", "ProtectAuditTrail", "FreezeIdentity", "FreezeRoleSessions", "ProtectExemptRoles"}},
+		{"tag only", nil, "killswitch:break-glass", false, false,
+			[]string{"ProtectData", "ProtectAuditTrail", "FreezeIdentity", "ProtectExemptTag"}},
 		{"neither", nil, "", false, false,
-			[]string{"ProtectData", "ProtectAuditTrail"}},
+			[]string{"ProtectData", "ProtectAuditTrail", "FreezeIdentity"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -303,9 +348,10 @@ func TestExemptionConditionsOmittedWhenEmpty(t *testing.T) {
 			if strings.Contains(out, "{{") || strings.Contains(out, `""`) || strings.Contains(out, "{}") {
 				t.Errorf("leftover placeholder or empty value: %s", out)
 			}
-			// A single pattern renders as a plain string, still valid.
-			if len(c.patterns) == 1 && !strings.Contains(out, `"aws:PrincipalArn":"`+c.patterns[0]+`"`) {
-				t.Errorf("single pattern not rendered as a string: %s", out)
+			// A single pattern renders as a one-element list (the template's
+			// form), still valid.
+			if len(c.patterns) == 1 && !strings.Contains(out, `"aws:PrincipalArn":["`+c.patterns[0]+`"]`) {
+				t.Errorf("single pattern not rendered as a list: %s", out)
 			}
 		})
 	}
@@ -431,8 +477,8 @@ func TestBadParamsAreRejectedByName(t *testing.T) {
 		{"second pattern named", "deny-delete", func(p *Params) { p.ExemptPatterns = []string{"arn:aws:iam::*:role/Ok", "nope"} }, `ExemptPatterns[1]: exempt pattern "nope"`},
 		{"tag reserved", "deny-delete", func(p *Params) { p.ExemptTag = "aws:foo" }, "reserved prefix"},
 		{"tag too long", "deny-delete", func(p *Params) { p.ExemptTag = long }, "not a valid IAM tag key"},
-		{"tag with quote", "quarantine", func(p *Params) { p.ExemptTag = `a"b` }, `tag key "a\"b"`},
-		{"tag with tab", "quarantine", func(p *Params) { p.ExemptTag = "a\tb" }, "control character"},
+		{"tag with quote", "deny-delete", func(p *Params) { p.ExemptTag = `a"b` }, `tag key "a\"b"`},
+		{"tag with tab", "deny-delete", func(p *Params) { p.ExemptTag = "a\tb" }, "control character"},
 		{"role name", "bot-policy", func(p *Params) { p.RoleName = "Kill Switch" }, `RoleName "Kill Switch"`},
 		{"role name slash", "bot-policy", func(p *Params) { p.RoleName = "a/b" }, `RoleName "a/b"`},
 		{"external id", "responder-trust", func(p *Params) { p.ExternalID = `x"}` }, "ExternalID"},
@@ -491,7 +537,7 @@ func TestInjection(t *testing.T) {
 		}
 		p = DefaultParams()
 		p.ExemptTag = h
-		if out, err := Render("quarantine", p); err == nil {
+		if out, err := Render("deny-delete", p); err == nil {
 			t.Errorf("tag %q accepted: %s", h, out)
 		}
 		p = DefaultParams()
@@ -533,8 +579,8 @@ func TestInjection(t *testing.T) {
 			if got := strs(s.Condition["ArnNotLike"]["aws:PrincipalArn"]); !slices.Equal(got, []string{h, "arn:aws:iam::*:role/B*"}) {
 				t.Errorf("pattern did not round-trip: %q", got)
 			}
-			if _, ok := s.Condition["Null"]["aws:PrincipalTag/"+h]; !ok {
-				t.Errorf("tag did not round-trip as a key: %v", s.Condition["Null"])
+			if s.Sid == "ProtectExemptTag" && strs(s.Condition["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"])[0] != h {
+				t.Errorf("tag did not round-trip: %v", s.Condition)
 			}
 		}
 	}

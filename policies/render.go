@@ -17,7 +17,8 @@ import (
 var ErrUnknownDocument = errors.New("unknown policy document")
 
 // Render renders the document called name with p and returns it minified
-// and validated. Invalid parameters and an invalid result are reported as a
+// and validated. A document marked Split is returned whole, checked for
+// everything but size: attach RenderParts' parts. Invalid parameters and an invalid result are reported as a
 // *ValidationError naming every problem.
 func Render(name string, p Params) (string, error) {
 	d, ok := Lookup(name)
@@ -32,7 +33,9 @@ func Render(name string, p Params) (string, error) {
 	if len(problems) > 0 {
 		return "", &ValidationError{Document: name, Problems: problems}
 	}
-	if err := Validate(d, out); err != nil {
+	// A document attached in parts may be larger than one policy as a
+	// whole: RenderParts checks each part's size.
+	if err := validate(d, out, !d.Split); err != nil {
 		return "", err
 	}
 	return out, nil
@@ -43,7 +46,13 @@ func Render(name string, p Params) (string, error) {
 func ValidateAll(p Params) []error {
 	var errs []error
 	for _, d := range List() {
-		if _, err := Render(d.Name, p); err != nil {
+		var err error
+		if d.Split {
+			_, err = RenderParts(d.Name, p)
+		} else {
+			_, err = Render(d.Name, p)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -165,6 +174,7 @@ type param struct {
 
 var params = map[string]param{
 	"ExemptPatterns": {list: true},
+	"ExemptARNs":     {list: true},
 	"ExemptTag":      {},
 	"RevokeBefore":   {required: true},
 	"BotPrincipal":   {required: true},
@@ -249,6 +259,25 @@ func (r *renderer) param(name string, p Params) []string {
 				out = append(out, pat)
 			}
 		}
+		return out
+	case "ExemptARNs":
+		if len(p.ExemptARNs) > maxExemptARNs {
+			r.problem("ExemptARNs: %d ARNs, at most %d (each one is repeated in every statement)", len(p.ExemptARNs), maxExemptARNs)
+			return nil
+		}
+		var out []string
+		seen := map[string]bool{}
+		for i, arn := range p.ExemptARNs {
+			if err := checkExemptARN(arn); err != nil {
+				r.problem("ExemptARNs[%d]: %v", i, err)
+				continue
+			}
+			if !seen[arn] {
+				seen[arn] = true
+				out = append(out, arn)
+			}
+		}
+		sort.Strings(out) // deterministic, whatever order the baseline came in
 		return out
 	case "ExemptTag":
 		if p.ExemptTag == "" {
@@ -343,6 +372,25 @@ func checkExemptPattern(pat string) error {
 		if strings.Trim(name, "*?/") == "" {
 			return fmt.Errorf("exempt pattern %s is too broad: it exempts every principal of its type", quote(pat))
 		}
+	}
+	return nil
+}
+
+// maxExemptARNs bounds Params.ExemptARNs: every ARN is repeated in every
+// deny statement, so a long list costs SCP slots (see RenderParts).
+const maxExemptARNs = 100
+
+// exemptARNRE: an IAM user, a role or an account root, no wildcards. An
+// assumed-role (session) ARN is never the value of aws:PrincipalArn, so it
+// would exempt nothing and is refused.
+var exemptARNRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(root|(user|role)/[A-Za-z0-9_+=,.@/-]+)$`)
+
+func checkExemptARN(arn string) error {
+	if hasControl(arn) {
+		return fmt.Errorf("%s contains a control character", quote(arn))
+	}
+	if len(arn) > 2048 || !exemptARNRE.MatchString(arn) {
+		return fmt.Errorf("%s is not an IAM user, role or root ARN (want arn:aws:iam::123456789012:role/NAME, no wildcards; for a role session give the role)", quote(arn))
 	}
 	return nil
 }

@@ -1,0 +1,213 @@
+package actions_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/killswitch/killswitch/actions/sim"
+	"github.com/killswitch/killswitch/policies"
+)
+
+// The bot's own policy, evaluated with the simulation's evaluator: every call
+// the bot makes is allowed on the resources the engine uses, and the calls
+// a stolen bot credential must not make are refused.
+
+const (
+	botAcct   = "222222222222"
+	botMgmt   = "111111111111"
+	botOrgID  = "o-abcdefghij"
+	killSCP   = "arn:aws:organizations::" + botMgmt + ":policy/" + botOrgID + "/service_control_policy/p-killswit"
+	customSCP = "arn:aws:organizations::" + botMgmt + ":policy/" + botOrgID + "/service_control_policy/p-customer"
+	acctARN   = "arn:aws:organizations::" + botMgmt + ":account/" + botOrgID + "/" + botAcct
+	rootARN   = "arn:aws:organizations::" + botMgmt + ":root/" + botOrgID + "/r-ab12"
+	ksPolicy  = "arn:aws:iam::" + botAcct + ":policy/killswitch/KillSwitchDenyDelete"
+	ksPolicy2 = "arn:aws:iam::" + botAcct + ":policy/killswitch/KillSwitchDenyDelete-2"
+	target    = "arn:aws:iam::" + botAcct + ":user/alice"
+	targetR   = "arn:aws:iam::" + botAcct + ":role/app"
+	bgRole    = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
+	bgUser    = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
+)
+
+var managedTag = map[string]string{"aws:RequestTag/" + policies.ManagedTagKey: "true", "aws:TagKeys": policies.ManagedTagKey}
+
+type botCall struct {
+	action, resource string
+	ctx              map[string]string
+}
+
+// botCalls are the calls the engine makes, per operation, on the resources
+// it uses them on (and, for the SCP calls, with the tag it sets).
+var botCalls = map[string][]botCall{
+	"sts:AssumeRole":                      {{resource: "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName}},
+	"sts:GetCallerIdentity":               {{resource: "*"}},
+	"iam:ListUsers":                       {{resource: "*"}},
+	"iam:ListRoles":                       {{resource: "*"}},
+	"iam:ListGroups":                      {{resource: "*"}},
+	"iam:ListPolicies":                    {{resource: "*"}},
+	"iam:GetLoginProfile":                 {{resource: target}, {resource: bgUser}},
+	"iam:GetUserPolicy":                   {{resource: target}},
+	"iam:GetRolePolicy":                   {{resource: targetR}},
+	"iam:ListAccessKeys":                  {{resource: target}, {resource: bgUser}},
+	"iam:ListUserTags":                    {{resource: target}, {resource: bgUser}},
+	"iam:ListRoleTags":                    {{resource: targetR}, {resource: bgRole}},
+	"iam:ListSSHPublicKeys":               {{resource: target}},
+	"iam:ListServiceSpecificCredentials":  {{resource: target}},
+	"iam:GetPolicy":                       {{resource: ksPolicy}},
+	"iam:GetPolicyVersion":                {{resource: ksPolicy}},
+	"iam:ListEntitiesForPolicy":           {{resource: ksPolicy}},
+	"iam:CreateAccessKey":                 {{resource: target}},
+	"iam:DeleteLoginProfile":              {{resource: target}},
+	"iam:UpdateAccessKey":                 {{resource: target}},
+	"iam:UpdateSSHPublicKey":              {{resource: target}},
+	"iam:UpdateServiceSpecificCredential": {{resource: target}},
+	"iam:PutUserPolicy":                   {{resource: target}},
+	"iam:DeleteUserPolicy":                {{resource: target}},
+	"iam:PutRolePolicy":                   {{resource: targetR}},
+	"iam:DeleteRolePolicy":                {{resource: targetR}},
+	"iam:CreatePolicy":                    {{resource: ksPolicy}, {resource: ksPolicy2}},
+	"iam:TagPolicy":                       {{resource: ksPolicy2}},
+	"iam:DeletePolicy":                    {{resource: ksPolicy2}},
+	"iam:AttachUserPolicy":                {{resource: target, ctx: map[string]string{"iam:PolicyARN": ksPolicy2}}},
+	"iam:AttachRolePolicy":                {{resource: targetR, ctx: map[string]string{"iam:PolicyARN": ksPolicy}}},
+	"iam:AttachGroupPolicy":               {{resource: "arn:aws:iam::" + botAcct + ":group/dev", ctx: map[string]string{"iam:PolicyARN": ksPolicy}}},
+	"iam:DetachUserPolicy":                {{resource: target, ctx: map[string]string{"iam:PolicyARN": ksPolicy2}}},
+	"iam:DetachRolePolicy":                {{resource: targetR, ctx: map[string]string{"iam:PolicyARN": ksPolicy}}},
+	"iam:DetachGroupPolicy":               {{resource: "arn:aws:iam::" + botAcct + ":group/dev", ctx: map[string]string{"iam:PolicyARN": ksPolicy}}},
+	"organizations:DescribeOrganization":  {{resource: "*"}},
+	"organizations:DescribePolicy":        {{resource: "*"}},
+	"organizations:ListAccounts":          {{resource: "*"}},
+	"organizations:ListPolicies":          {{resource: "*"}},
+	"organizations:ListPoliciesForTarget": {{resource: "*"}},
+	"organizations:ListRoots":             {{resource: "*"}},
+	"organizations:EnablePolicyType":      {{resource: rootARN, ctx: map[string]string{"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}},
+	"organizations:CreatePolicy":          {{resource: "*", ctx: withCtx(managedTag, "organizations:PolicyType", "SERVICE_CONTROL_POLICY")}},
+	"organizations:TagResource":           {{resource: killSCP, ctx: managedTag}},
+	"organizations:UpdatePolicy":          {{resource: killSCP, ctx: ours()}},
+	"organizations:DeletePolicy":          {{resource: killSCP, ctx: ours()}},
+	"organizations:AttachPolicy":          {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
+	"organizations:DetachPolicy":          {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
+	"secretsmanager:CreateSecret":         {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:DescribeSecret":       {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:PutSecretValue":       {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:TagResource":          {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+}
+
+func ours() map[string]string {
+	return map[string]string{"aws:ResourceTag/" + policies.ManagedTagKey: "true"}
+}
+
+func withCtx(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range m {
+		out[a] = b
+	}
+	return out
+}
+
+// botMustNot are calls a stolen bot credential must not be able to make.
+var botMustNot = []struct {
+	why string
+	botCall
+}{
+	{"update a customer's own SCP", botCall{"organizations:UpdatePolicy", customSCP, nil}},
+	{"delete a customer's own SCP", botCall{"organizations:DeletePolicy", customSCP, nil}},
+	{"detach a customer's own SCP", botCall{"organizations:DetachPolicy", customSCP, nil}},
+	{"attach a customer's SCP (FullAWSAccess) elsewhere", botCall{"organizations:AttachPolicy", "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess", nil}},
+	{"create an untagged SCP", botCall{"organizations:CreatePolicy", "*", map[string]string{"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}},
+	{"create a tagged policy of another type", botCall{"organizations:CreatePolicy", "*", withCtx(managedTag, "organizations:PolicyType", "RESOURCE_CONTROL_POLICY")}},
+	{"tag a customer's SCP with another key", botCall{"organizations:TagResource", customSCP, map[string]string{"aws:RequestTag/owner": "x", "aws:TagKeys": "owner"}}},
+	{"tag an account", botCall{"organizations:TagResource", acctARN, managedTag}},
+	{"disable SCPs", botCall{"organizations:DisablePolicyType", rootARN, map[string]string{"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}},
+	{"enable another policy type", botCall{"organizations:EnablePolicyType", rootARN, map[string]string{"organizations:PolicyType": "TAG_POLICY"}}},
+	{"leave the organization", botCall{"organizations:LeaveOrganization", "*", nil}},
+	{"attach AdministratorAccess to a user", botCall{"iam:AttachUserPolicy", target, map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}},
+	{"attach AdministratorAccess to its own role", botCall{"iam:AttachRolePolicy", "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName, map[string]string{"iam:PolicyARN": ksPolicy}}},
+	{"attach a customer policy under /killswitch/ not named KillSwitch", botCall{"iam:AttachUserPolicy", target, map[string]string{"iam:PolicyARN": "arn:aws:iam::" + botAcct + ":policy/killswitch/Admin"}}},
+	{"create a policy outside /killswitch/", botCall{"iam:CreatePolicy", "arn:aws:iam::" + botAcct + ":policy/Admin", nil}},
+	{"create a policy version (rewrite a policy)", botCall{"iam:CreatePolicyVersion", ksPolicy, nil}},
+	{"create a key for a break-glass user", botCall{"iam:CreateAccessKey", bgUser, nil}},
+	{"reactivate a break-glass user's key", botCall{"iam:UpdateAccessKey", bgUser, nil}},
+	{"delete a break-glass login profile", botCall{"iam:DeleteLoginProfile", bgUser, nil}},
+	{"put an inline policy on a break-glass role", botCall{"iam:PutRolePolicy", bgRole, nil}},
+	{"put an inline policy on a break-glass user", botCall{"iam:PutUserPolicy", bgUser, nil}},
+	{"attach the guardrail to a break-glass role", botCall{"iam:AttachRolePolicy", bgRole, map[string]string{"iam:PolicyARN": ksPolicy}}},
+	{"create a key for the bot's own role", botCall{"iam:CreateAccessKey", "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName, nil}},
+	{"put an inline policy on the bot's own role", botCall{"iam:PutRolePolicy", "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName, nil}},
+	{"create a user", botCall{"iam:CreateUser", "arn:aws:iam::" + botAcct + ":user/backdoor", nil}},
+	{"create a login profile", botCall{"iam:CreateLoginProfile", target, nil}},
+	{"change a trust policy", botCall{"iam:UpdateAssumeRolePolicy", targetR, nil}},
+	{"assume another role", botCall{"sts:AssumeRole", bgRole, nil}},
+	{"read any secret", botCall{"secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:prod/db-AbCdEf", nil}},
+	{"delete a snapshot", botCall{"ec2:DeleteSnapshot", "*", nil}},
+}
+
+func botPolicyDoc(t *testing.T) string {
+	t.Helper()
+	p := policies.DefaultParams() // role/BreakGlass*, role/KillSwitchResponder
+	p.ExemptPatterns = append(p.ExemptPatterns, "arn:aws:iam::*:user/breakglass*")
+	doc, err := policies.Render("bot-policy", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+const botPrincipal = "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName
+
+func TestBotPolicyAllowsEveryCallTheBotMakes(t *testing.T) {
+	doc := botPolicyDoc(t)
+	for _, op := range policies.BotOperations() {
+		calls, ok := botCalls[op]
+		if !ok {
+			t.Errorf("bot-policy allows %s, which this test does not know a call for: add its resources to botCalls", op)
+			continue
+		}
+		for _, c := range calls {
+			d, err := sim.EvaluatePolicy(doc, false, sim.EvalRequest{Principal: botPrincipal, Action: op, Resource: c.resource, Context: c.ctx})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.Allowed {
+				t.Errorf("bot-policy refuses the bot's own call %s on %s (denied %v by %q)", op, c.resource, d.Denied, d.Statement)
+			}
+		}
+	}
+	for op := range botCalls {
+		if !containsStr(policies.BotOperations(), op) {
+			t.Errorf("botCalls lists %s, which bot-policy does not allow", op)
+		}
+	}
+}
+
+func TestBotPolicyRefusesWhatTheContainmentDoesNotNeed(t *testing.T) {
+	doc := botPolicyDoc(t)
+	for _, c := range botMustNot {
+		d, err := sim.EvaluatePolicy(doc, false, sim.EvalRequest{Principal: botPrincipal, Action: c.action, Resource: c.resource, Context: c.ctx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed {
+			t.Errorf("a stolen bot credential may %s (%s on %s, statement %q)", c.why, c.action, c.resource, d.Statement)
+		}
+	}
+	// break-glass is protected by an explicit deny, not only by omission:
+	// it wins over any broader Allow someone adds later
+	for _, c := range botMustNot {
+		if !strings.Contains(c.why, "break-glass") {
+			continue
+		}
+		d, _ := sim.EvaluatePolicy(doc, false, sim.EvalRequest{Principal: botPrincipal, Action: c.action, Resource: c.resource, Context: c.ctx})
+		if !d.Denied {
+			t.Errorf("%s is refused only by omission, not by an explicit deny", c.why)
+		}
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
