@@ -133,7 +133,7 @@ type AccountResult struct {
 // GuardrailCheck is the canary's verdict in one account.
 type GuardrailCheck struct {
 	Confirmed bool    `json:"confirmed"`
-	AfterS    float64 `json:"after_s"`         // seconds from the first check to the verdict
+	AfterS    float64 `json:"after_s"`        // seconds from the first check to the verdict
 	Note      string  `json:"note,omitempty"` // why it was not confirmed
 }
 

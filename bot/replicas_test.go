@@ -12,9 +12,9 @@ import (
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/bot/approval"
 	"github.com/killswitch/killswitch/bot/audit"
+	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/store/storetest"
-	"github.com/killswitch/killswitch/bot/slackfake"
 )
 
 // countingEngine counts Apply calls and makes each one slow, so that two

@@ -167,7 +167,7 @@ func TestTimelineIsInSimulatedTimeOrder(t *testing.T) {
 func TestScenarioMistakesNameTheLine(t *testing.T) {
 	for _, c := range []struct {
 		name, doc, want string
-		line           int
+		line            int
 	}{
 		{"unknown key", "name: x\norg: codespaces\nintruder:\n  holds: [{user: a}]\n  rat: 2\n", `unknown key "rat" in intruder: valid keys are holds, setup`, 5},
 		{"bad duration", "name: x\norg: codespaces\nduration: soon\nintruder:\n  holds: [{user: a}]\n", "not a duration", 3},

@@ -17,25 +17,25 @@ type Report struct {
 	Contained bool   `json:"contained"`
 	// Times are seconds of simulated time: request_t since the intrusion
 	// began, the time_to_* ones since the request (null: never happened).
-	RequestT           *float64 `json:"request_t"`
-	TimeToApprovalS    *float64 `json:"time_to_approval_s"`
-	TimeToGuardrailS   *float64 `json:"time_to_guardrail_s"`
-	TimeToContainmentS *float64 `json:"time_to_containment_s"`
-	ResourcesTotal     int      `json:"resources_total"`
-	ResourcesLost      int      `json:"resources_lost"`
-	Lost               []Loss   `json:"lost"`
-	BackdoorsCreated   int      `json:"backdoors_created"`
-	BackdoorsDisabled  int      `json:"backdoors_disabled"`
-	TechniquesTried    int      `json:"techniques_tried"`
-	TechniquesWon      int      `json:"techniques_won"`
-	Won                []Win    `json:"won"`
-	CredentialsWorking int      `json:"credentials_working"`
-	Working            []string `json:"working_credentials"`
-	BreakGlassIntact   bool     `json:"break_glass_intact"`
-	BreakGlassProblems []string `json:"break_glass_problems,omitempty"`
+	RequestT           *float64      `json:"request_t"`
+	TimeToApprovalS    *float64      `json:"time_to_approval_s"`
+	TimeToGuardrailS   *float64      `json:"time_to_guardrail_s"`
+	TimeToContainmentS *float64      `json:"time_to_containment_s"`
+	ResourcesTotal     int           `json:"resources_total"`
+	ResourcesLost      int           `json:"resources_lost"`
+	Lost               []Loss        `json:"lost"`
+	BackdoorsCreated   int           `json:"backdoors_created"`
+	BackdoorsDisabled  int           `json:"backdoors_disabled"`
+	TechniquesTried    int           `json:"techniques_tried"`
+	TechniquesWon      int           `json:"techniques_won"`
+	Won                []Win         `json:"won"`
+	CredentialsWorking int           `json:"credentials_working"`
+	Working            []string      `json:"working_credentials"`
+	BreakGlassIntact   bool          `json:"break_glass_intact"`
+	BreakGlassProblems []string      `json:"break_glass_problems,omitempty"`
 	GuardrailByAccount []AccountTime `json:"guardrail_by_account"`
-	Improve            []string `json:"improve"`
-	Timeline           []Event  `json:"timeline"`
+	Improve            []string      `json:"improve"`
+	Timeline           []Event       `json:"timeline"`
 }
 
 // Loss is a resource the intruder destroyed, blinded or exposed.
