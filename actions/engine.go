@@ -44,6 +44,10 @@ type Config struct {
 	OnCall func(Call)
 	// Runner runs the per-account fan-out (default: goroutines).
 	Runner Runner
+	// BaselineMinAge: an exemption by tag or pattern counts only when the
+	// principal was exempt in an exemption baseline at least this old
+	// (Options.Baseline; default 24h). See baseline.go.
+	BaselineMinAge time.Duration
 }
 
 // Engine plans, applies and undoes the vetted actions.
