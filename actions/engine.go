@@ -51,6 +51,10 @@ type Config struct {
 	ConfirmEvery time.Duration
 	// Sleep waits (default: a timer); a drill passes its virtual clock's.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// BaselineMinAge: an exemption by tag or pattern counts only when the
+	// principal was exempt in an exemption baseline at least this old
+	// (Options.Baseline; default 24h). See baseline.go.
+	BaselineMinAge time.Duration
 }
 
 // Engine plans, applies and undoes the vetted actions.

@@ -24,6 +24,9 @@ type principal struct {
 	// err: its tags could not be read, so whether it is break-glass is
 	// unknown: sortOut reports it and it is never touched.
 	err error
+	// base: the baseline its exemption by tag or pattern is checked
+	// against (nil: unchecked; baseline.go).
+	base *acctBaseline
 }
 
 // inventory lists the account's principals with their tags. It is read
@@ -123,8 +126,12 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 			marker = out.Marker
 		}
 	}
+	base := a.baselineFor(ctx)
 	for _, l := range [][]*principal{inv.users, inv.roles, inv.groups} {
 		sort.Slice(l, func(i, j int) bool { return l[i].arn < l[j].arn })
+		for _, p := range l {
+			p.base = base
+		}
 	}
 	return inv, nil
 }
@@ -215,21 +222,18 @@ const (
 	reasonSSO = "IAM Identity Center role: IAM refuses changes to it; contain it in IAM Identity Center (remove the account assignment or permission set, then revoke the user's active sessions there)"
 )
 
-// exemption says why the bot will never touch p, or "" when it may.
+// exemption says why the bot will never touch p, or "" when it may. The
+// bot is recognised by its identity, not by its role's name; an exemption
+// by tag or pattern counts only when the baseline confirms it (baseline.go).
 func (a *acct) exemption(p *principal) string {
-	cfg := a.e.cfg
-	if p.arn == a.caller || (p.kind == "role" && p.name == cfg.BotRoleName) {
-		return "the bot's own role (" + cfg.BotRoleName + ")"
+	if a.isCaller(p) {
+		return "the bot's own role (" + p.name + ")"
 	}
-	for _, pat := range cfg.BreakGlassPatterns {
-		if ArnLike(pat, p.arn) {
-			return "break-glass pattern " + pat
-		}
+	if arn := a.configured(p); arn != "" {
+		return "break-glass principal listed in the configuration (" + arn + ")"
 	}
-	if cfg.BreakGlassTag != "" {
-		if _, ok := p.tags[cfg.BreakGlassTag]; ok {
-			return "break-glass tag " + cfg.BreakGlassTag
-		}
+	if c := a.claim(p); c != "" && p.base.trusts(p.arn) {
+		return c
 	}
 	if serviceLinked(p) {
 		return reasonSLR
@@ -242,19 +246,23 @@ func (a *acct) exemption(p *principal) string {
 
 // sortOut splits principals into those to act on and those exempt, and warns
 // about break-glass principals created recently (an intruder may name or tag
-// a backdoor to look like break-glass). A principal whose tags could not be
-// read is neither: it is reported as a failure and left alone (it may be
-// break-glass), unless a pattern or the bot's identity exempts it anyway.
+// a backdoor to look like break-glass) and about those contained although
+// they look exempt (the baseline did not confirm them). A principal whose
+// tags could not be read is neither: it is reported as a failure and left
+// alone (it may be break-glass), unless a pattern or the bot's identity
+// exempts it anyway.
 func (a *acct) sortOut(ps []*principal, w *work) []*principal {
 	var act []*principal
 	slr, sso := 0, 0
 	for _, p := range ps {
+		a.warnNoBaseline(p.base, w)
 		r := a.exemption(p)
 		if p.err != nil && r == "" {
 			w.fail(p, p.err)
 			continue
 		}
 		if r == "" {
+			a.warnContained(p, w)
 			act = append(act, p)
 			continue
 		}

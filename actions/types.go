@@ -198,6 +198,9 @@ type Options struct {
 	// Since: find-backdoors reports what was created or changed after it.
 	// Zero means 24 hours before the engine's current time.
 	Since time.Time
+	// Baseline, when set, is what exemptions by tag or pattern are checked
+	// against (baseline.go); nil keeps them unchecked.
+	Baseline *Baseline
 }
 
 // Recorder persists each step of Apply twice: with status "started" before

@@ -56,6 +56,13 @@ type Config struct {
 	Accounts      []string
 	MaxBody       int64         // request body cap (default 64 KiB)
 	SweepInterval time.Duration // how often pending requests are checked for expiry (default 15s)
+	// ExemptBaseline: record exemption baselines (regularly while nothing
+	// is pending or running, and with /killswitch baseline) and check
+	// every plan and run against them (baseline.go). The Engine must then
+	// implement ExemptBaseline and BaselineMinAge. Off: exemptions by tag
+	// or pattern are not checked (drills).
+	ExemptBaseline   bool
+	BaselineInterval time.Duration // how often a baseline is recorded while idle (default 1h)
 }
 
 // Engine is what the bot needs of *actions.Engine.
@@ -179,8 +186,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Engine == nil || d.Store == nil || d.Audit == nil || d.Approval == nil || d.Slack == nil {
 		bad("bot: Engine, Store, Audit, Approval and Slack are required")
 	}
+	if _, ok := d.Engine.(baseliner); cfg.ExemptBaseline && !ok {
+		bad("bot: exemption baselines need an engine that records them (ExemptBaseline, BaselineMinAge)")
+	}
 	if len(probs) > 0 {
 		return nil, errors.Join(probs...)
+	}
+	if cfg.BaselineInterval <= 0 {
+		cfg.BaselineInterval = DefaultBaselineInterval
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
@@ -266,6 +279,9 @@ func (s *Service) Start(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.loop(s.sweep)
+	if s.cfg.ExemptBaseline {
+		s.loop(s.baselineLoop)
+	}
 	if s.cfg.SocketMode {
 		s.loop(s.runSocketMode)
 	}

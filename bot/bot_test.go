@@ -70,7 +70,9 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-func newFixture(t testing.TB, engine Engine) *fixture {
+// newFixture starts the service on the codespaces simulation; tweaks
+// change its configuration before it is built.
+func newFixture(t testing.TB, engine Engine, tweaks ...func(*Config)) *fixture {
 	t.Helper()
 	org, err := sim.Builtin("codespaces")
 	if err != nil {
@@ -98,11 +100,15 @@ func newFixture(t testing.TB, engine Engine) *fixture {
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(logs)
 	log.SetLevel(logrus.DebugLevel)
-	svc, err := New(Config{
+	cfg := Config{
 		TeamID: team, Channel: channel, SigningSecret: testSecret,
 		Requesters: []string{requester, approver}, Approvers: []string{approver, approver2}, Required: 1,
 		Expiry: 15 * time.Minute, Accounts: org.Accounts(),
-	}, Deps{
+	}
+	for _, tw := range tweaks {
+		tw(&cfg)
+	}
+	svc, err := New(cfg, Deps{
 		Engine: engine, Store: st, Audit: al, Approval: appr,
 		Slack: slack.New(testToken, slack.OptionAPIURL(fake.APIURL()+"/")), Log: log,
 	})

@@ -352,7 +352,7 @@ func accountPlanText(a actions.AccountPlan) string {
 	some(b, a.Exempt, showExempt, "exemptions", func(e actions.Exemption) string {
 		return "_exempt_ `" + esc(cut(shortPrincipal(e.Principal), 200)) + "`: " + esc(cut(e.Reason, 300))
 	})
-	some(b, a.Warnings, showWarnings, "warnings", warningLine)
+	some(b, orderWarnings(a.Warnings), showWarnings, "warnings", warningLine)
 	return b.String()
 }
 
@@ -368,7 +368,7 @@ func some[T any](b *builder, items []T, max int, what string, line func(T) strin
 	b.rest(len(items)-n, what)
 }
 
-func warningLine(w string) string { return ":warning: " + esc(cut(w, 400)) }
+func warningLine(w string) string { return ":warning: " + slackWarning(esc(cut(w, 400))) }
 
 // countSteps counts the steps that took effect and those that did not.
 func countSteps(steps []actions.Step) (done, failed int) {
@@ -506,6 +506,6 @@ func accountResultText(a actions.AccountResult) string {
 	some(b, a.Findings, showTargets, "findings", func(f actions.Target) string {
 		return ":mag: `" + esc(cut(shortPrincipal(f.Principal), 200)) + "`: " + esc(cut(strings.Join(f.Changes, "; "), 400))
 	})
-	some(b, a.Warnings, showWarnings, "warnings", warningLine)
+	some(b, orderWarnings(a.Warnings), showWarnings, "warnings", warningLine)
 	return b.String()
 }

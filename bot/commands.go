@@ -77,6 +77,11 @@ func (s *Service) command(c slack.SlashCommand, endpoint string) reply {
 		}
 	case VerbDrill:
 		return s.drillCommand(o, cmd, count, log)
+	case VerbBaseline:
+		if !s.cfg.ExemptBaseline {
+			count("refused")
+			return ephemeral("Exemption baselines are not enabled in this killswitch; nothing was recorded.")
+		}
 	}
 
 	// plan, request, undo: record who asked for what, then work in the background.
@@ -120,6 +125,9 @@ func (s *Service) command(c slack.SlashCommand, endpoint string) reply {
 	case VerbUndo:
 		ack = fmt.Sprintf("Preparing the undo of %s… the approval card will be posted in <#%s>.", cmd.RequestID, s.cfg.Channel)
 		work = func(ctx context.Context) { s.requestUndo(ctx, o, cmd) }
+	case VerbBaseline:
+		ack = fmt.Sprintf("Recording who is exempt by tag or pattern in %s (read-only)…", plural(len(s.cfg.Accounts), "account", "accounts"))
+		work = func(ctx context.Context) { s.baselineCommand(ctx, o) }
 	}
 	if !s.spawn(work) {
 		count("error")
@@ -140,6 +148,7 @@ func helpText(cfg Config) string {
 		"`/killswitch plan ACTION [--accounts ID,ID | --all]`: read-only dry run",
 		"`/killswitch ACTION [--accounts ID,ID | --all] [--incident ID] REASON…`: request an action (a reason is required)",
 		"`/killswitch status [REQUEST]` | `/killswitch cancel REQUEST` | `/killswitch undo REQUEST REASON…`",
+		"`/killswitch baseline`: record who is exempt by tag or pattern now; do it when things are calm (it counts once it is old enough)",
 		"Example: `/killswitch lockdown --all --incident INC-1 attacker has console access`",
 		"Actions: " + strings.Join(actions.Names(), ", "),
 		"Default scope (`--all`): " + esc(listClip(cfg.Accounts, 20)),
@@ -200,7 +209,7 @@ func (s *Service) ephemeralTo(ctx context.Context, channel, user, text string, b
 
 // planFor answers the plan command.
 func (s *Service) planFor(ctx context.Context, o origin, cmd Command) {
-	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{})
+	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts)})
 	if err != nil {
 		s.respond(ctx, o, fmt.Sprintf("Could not plan %s: %v", cmd.Action, err), nil)
 		return
@@ -212,7 +221,7 @@ func (s *Service) planFor(ctx context.Context, o origin, cmd Command) {
 // request plans the action, records the request and posts its card.
 func (s *Service) request(ctx context.Context, o origin, cmd Command) {
 	log := s.log.WithFields(logrus.Fields{"action": cmd.Action, "user": o.User})
-	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{})
+	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts)})
 	if err != nil {
 		s.respond(ctx, o, fmt.Sprintf("Could not plan %s, so nothing was requested: %v", cmd.Action, err), nil)
 		return

@@ -17,6 +17,7 @@ import (
 //	plan ACTION [SCOPE]
 //	ACTION [SCOPE] [--incident ID] REASON...      request; a reason is required
 //	status [REQUEST] | cancel REQUEST | undo REQUEST [--incident ID] REASON...
+//	baseline                                      record the exemption baseline now
 //	SCOPE: --accounts 111122223333,444455556666 | --all   (default: all configured accounts)
 //
 // Flags come before the reason, in any order; "--flag=value" works too, and
@@ -34,6 +35,8 @@ const (
 	VerbCancel  = "cancel"
 	VerbUndo    = "undo"
 	VerbDrill   = "drill" // drill start SCENARIO | drill stop
+	// VerbBaseline records the exemption baseline now.
+	VerbBaseline = "baseline"
 )
 
 // Limits of the grammar.
@@ -61,7 +64,7 @@ var (
 )
 
 // commandVerbs are the words that are not actions.
-var commandVerbs = []string{VerbHelp, VerbActions, VerbPlan, VerbStatus, VerbCancel, VerbUndo, VerbDrill}
+var commandVerbs = []string{VerbHelp, VerbActions, VerbPlan, VerbStatus, VerbCancel, VerbUndo, VerbDrill, VerbBaseline}
 
 var scenarioRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
@@ -143,6 +146,11 @@ func ParseCommand(text string, configured []string) (Command, error) {
 		return Command{Verb: VerbUndo, RequestID: id, Incident: f.incident, Reason: f.reason}, nil
 	case VerbDrill:
 		return parseDrill(rest)
+	case VerbBaseline:
+		if len(rest) > 0 {
+			return Command{}, perr("baseline takes no arguments (got %q); try: /killswitch baseline", clip(rest[0], 40))
+		}
+		return Command{Verb: VerbBaseline}, nil
 	case VerbPlan:
 		if len(rest) == 0 {
 			return Command{}, perr("plan needs an action, e.g. /killswitch plan lockdown --all (actions: %s)", strings.Join(actions.Names(), ", "))

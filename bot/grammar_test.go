@@ -26,6 +26,8 @@ func TestParseCommand(t *testing.T) {
 		{name: "HELP", text: "HELP", want: Command{Verb: VerbHelp}},
 		{name: "actions", text: "actions", want: Command{Verb: VerbActions}},
 		{name: "actions extra", text: "actions now", err: "actions takes no arguments"},
+		{name: "baseline", text: "Baseline", want: Command{Verb: VerbBaseline}},
+		{name: "baseline extra", text: "baseline --all", err: "baseline takes no arguments"},
 
 		{name: "plan default scope", text: "plan lockdown",
 			want: Command{Verb: VerbPlan, Action: "lockdown", Accounts: configured, All: true}},

@@ -131,6 +131,9 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 	opt := actions.Options{RequestID: id, RevokeBefore: r.PinnedAt}
 	rec := s.recorder(id, log)
 	var res *actions.Result
+	if r.Kind != store.KindUndo {
+		opt.Baseline = s.baselineFor(ctx, r.Accounts)
+	}
 	if r.Kind == store.KindUndo {
 		var steps []actions.Step
 		steps, err = s.loadSteps(ctx, r.UndoOf)

@@ -97,6 +97,22 @@ var migrations = []migration{
 				FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()`,
 		},
 	},
+	{
+		version: 2,
+		name:    "exempt baselines",
+		common: []string{
+			// One row per change of an account's exempt principals: at is
+			// when they were first recorded so, confirmed_at the last time.
+			`CREATE TABLE baselines (
+				id           {{AUTOID}},
+				account      TEXT NOT NULL,
+				at           BIGINT NOT NULL,
+				confirmed_at BIGINT NOT NULL,
+				principals   TEXT NOT NULL DEFAULT '[]'
+			)`,
+			`CREATE INDEX baselines_account_at ON baselines (account, at)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this build migrates to.

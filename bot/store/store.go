@@ -142,6 +142,21 @@ type AuditRecord struct {
 	Hash      string
 }
 
+// Baseline is one account's exempt principals (by tag or pattern) as
+// recorded while nothing was pending or running: At is when this set was
+// first recorded, Confirmed the last time it was recorded unchanged.
+type Baseline struct {
+	Account    string
+	At         time.Time
+	Confirmed  time.Time
+	Principals []string // sorted ARNs
+}
+
+// MaxBaselines is how many baselines PutBaseline keeps per account. A new
+// one is added only when the set changes, so the oldest go only after that
+// many changes (then no baseline may be old enough: the safe side).
+const MaxBaselines = 100
+
 // Filter selects requests for ListRequests. Zero fields match everything.
 type Filter struct {
 	States    []State
@@ -193,6 +208,17 @@ type Store interface {
 	AppendAudit(ctx context.Context, build func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error)
 	// Audit returns matching audit records, oldest first.
 	Audit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+	// PutBaseline records the principals exempt by tag or pattern in account
+	// at time at (see Baseline). When they equal those of the account's
+	// newest baseline, only its Confirmed time moves; otherwise a baseline
+	// is added and the account keeps its newest MaxBaselines. It returns
+	// the baseline as stored.
+	PutBaseline(ctx context.Context, account string, at time.Time, principals []string) (Baseline, error)
+	// BaselineAt returns the account's newest baseline first recorded at or
+	// before t; ErrNotFound when there is none.
+	BaselineAt(ctx context.Context, account string, t time.Time) (Baseline, error)
+	// Baselines returns the account's baselines, newest first.
+	Baselines(ctx context.Context, account string) ([]Baseline, error)
 	// TryRunLock: see SQLStore.TryRunLock.
 	TryRunLock(ctx context.Context, id string) (release func(), ok bool, err error)
 	Ping(ctx context.Context) error

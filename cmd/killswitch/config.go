@@ -48,6 +48,12 @@ type ApprovalConfig struct {
 type BreakGlassConfig struct {
 	Principals []string `yaml:"principals"`
 	Tag        string   `yaml:"tag"`
+	// BaselineAge: an exemption by tag or by a pattern with wildcards
+	// counts only when an exemption baseline this old confirms it.
+	BaselineAge time.Duration `yaml:"baseline_age"`
+	// BaselineInterval: how often serve records the exemption baseline
+	// while no request is pending, approved or running.
+	BaselineInterval time.Duration `yaml:"baseline_interval"`
 }
 
 // AWSConfig is the aws: section.
@@ -129,6 +135,12 @@ func (c *Config) defaults() {
 	if c.BreakGlass.Tag == "" {
 		c.BreakGlass.Tag = "killswitch:break-glass"
 	}
+	if c.BreakGlass.BaselineAge == 0 {
+		c.BreakGlass.BaselineAge = actions.DefaultBaselineMinAge
+	}
+	if c.BreakGlass.BaselineInterval == 0 {
+		c.BreakGlass.BaselineInterval = time.Hour
+	}
 	if c.AWS.Backend == "" {
 		c.AWS.Backend = "aws"
 	}
@@ -199,6 +211,12 @@ func (c *Config) validate() error {
 		if err := actions.ValidatePattern(p); err != nil {
 			bad("break_glass.principals: %v", err)
 		}
+	}
+	if c.BreakGlass.BaselineAge < time.Hour || c.BreakGlass.BaselineAge > 30*24*time.Hour {
+		bad("break_glass.baseline_age %s: between 1h and 720h (default 24h)", c.BreakGlass.BaselineAge)
+	}
+	if c.BreakGlass.BaselineInterval < time.Minute || c.BreakGlass.BaselineInterval > 24*time.Hour {
+		bad("break_glass.baseline_interval %s: between 1m and 24h (default 1h)", c.BreakGlass.BaselineInterval)
 	}
 	switch c.AWS.Backend {
 	case "aws":

@@ -72,6 +72,7 @@ func newEnv(ctx context.Context, cfg *Config, simOverride string, onCall func(ac
 		BotRoleName:        cfg.AWS.RoleName,
 		Concurrency:        cfg.AWS.Concurrency,
 		OnCall:             onCall,
+		BaselineMinAge:     cfg.BreakGlass.BaselineAge,
 	})
 	if err != nil {
 		return nil, &configError{err}

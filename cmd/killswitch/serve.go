@@ -105,6 +105,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		Requesters: cfg.Approval.Requesters, Approvers: cfg.Approval.Approvers,
 		Required: cfg.Approval.Required, Expiry: cfg.Approval.Expiry,
 		SocketMode: cfg.Slack.SocketMode, AppToken: appToken, Accounts: e.all,
+		ExemptBaseline: true, BaselineInterval: cfg.BreakGlass.BaselineInterval,
 	}, bot.Deps{
 		Engine: e.engine, Store: st, Audit: al, Approval: appr,
 		Slack: bot.NewSlackClient(token, cfg.Slack.APIURL, appToken), Log: log,
