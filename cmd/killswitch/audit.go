@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/killswitch/killswitch/bot/approval"
 	"github.com/killswitch/killswitch/bot/audit"
 	"github.com/killswitch/killswitch/bot/store"
 )
@@ -147,6 +148,8 @@ func detail(r store.AuditRecord) string {
 			s += ": " + e
 		}
 		return s
+	case approval.EventRefused:
+		return fmt.Sprintf("%s refused: %s", str("verb"), str("refusal"))
 	case "step":
 		s := fmt.Sprintf("%s %s %s: %s [%s]", str("account"), str("op"), str("principal"), str("change"), str("status"))
 		if e := str("error"); e != "" {
