@@ -134,7 +134,6 @@ type Service struct {
 	cards    map[string]*cardState
 	members  map[string]bool
 	handlers http.Handler
-	replays  replayGuard
 	drill    *drillMode // the drill running in this process
 }
 

@@ -74,11 +74,16 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 // change its configuration before it is built.
 func newFixture(t testing.TB, engine Engine, tweaks ...func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, engine, storetest.Open(t, store.DriverSQLite), tweaks...)
+}
+
+// newFixtureOn is newFixture on a given store (a restart, a replica).
+func newFixtureOn(t testing.TB, engine Engine, st store.Store, tweaks ...func(*Config)) *fixture {
+	t.Helper()
 	org, err := sim.Builtin("codespaces")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := storetest.Open(t, store.DriverSQLite)
 	al := audit.New(st, nil)
 	appr := &approval.Service{Store: st, Audit: al, Policy: approval.Policy{
 		Requesters: []string{requester, approver}, Approvers: []string{approver, approver2}, Required: 1, Expiry: 15 * time.Minute,

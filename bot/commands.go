@@ -254,6 +254,7 @@ func (s *Service) request(ctx context.Context, o origin, cmd Command) {
 func (s *Service) refused(ctx context.Context, o origin, what string, err error, log logrus.FieldLogger) {
 	var ref *approval.Refusal
 	if errors.As(err, &ref) {
+		logUnaudited(log, ref)
 		s.respond(ctx, o, ref.Msg+" Nothing was done.", nil)
 		return
 	}
@@ -270,7 +271,7 @@ func (s *Service) requestUndo(ctx context.Context, o origin, cmd Command) {
 	log := s.log.WithFields(logrus.Fields{"user": o.User, "undo_of": cmd.RequestID})
 	orig, err := s.d.Store.GetRequest(ctx, cmd.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
-		s.respond(ctx, o, fmt.Sprintf("Request %s not found; check the request id (`/killswitch status` lists recent requests).", cmd.RequestID), nil)
+		s.refuseUndo(ctx, o, cmd.RequestID, fmt.Sprintf("Request %s not found; check the request id (`/killswitch status` lists recent requests).", cmd.RequestID), log)
 		return
 	}
 	if err != nil {
@@ -278,7 +279,7 @@ func (s *Service) requestUndo(ctx context.Context, o origin, cmd Command) {
 		return
 	}
 	if info, err := actions.Lookup(orig.Action); err == nil && !info.Mutating {
-		s.respond(ctx, o, fmt.Sprintf("Request %s ran %s, which is read-only: there is nothing to undo.", orig.ID, orig.Action), nil)
+		s.refuseUndo(ctx, o, orig.ID, fmt.Sprintf("Request %s ran %s, which is read-only: there is nothing to undo.", orig.ID, orig.Action), log)
 		return
 	}
 	steps, err := s.loadSteps(ctx, orig.ID)
@@ -303,6 +304,14 @@ func (s *Service) requestUndo(ctx context.Context, o origin, cmd Command) {
 		return
 	}
 	s.respond(ctx, o, fmt.Sprintf("Undo request %s (undo of %s) is waiting for approval in <#%s>.", req.ID, orig.ID, s.cfg.Channel), nil)
+}
+
+// refuseUndo audits an undo refused before it reaches approval, and tells the user.
+func (s *Service) refuseUndo(ctx context.Context, o origin, id, msg string, log logrus.FieldLogger) {
+	ref := approval.NewRefusal(msg)
+	_ = s.d.Approval.Refused(ctx, o.User, id, "undo", ref)
+	logUnaudited(log, ref)
+	s.respond(ctx, o, msg, nil)
 }
 
 // undoPlan shows what an undo will reverse: the done, reversible steps of
@@ -442,6 +451,7 @@ func (s *Service) cancel(ctx context.Context, o origin, id string, count func(st
 	case errors.As(err, &ref):
 		count("refused")
 		s.metrics.decisions.WithLabelValues("refused").Inc()
+		logUnaudited(log.WithField("request_id", id), ref)
 		return ephemeral(ref.Msg)
 	case err != nil && r == nil:
 		count("error")

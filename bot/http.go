@@ -2,15 +2,19 @@ package bot
 
 import (
 	"bytes"
+	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/killswitch/killswitch/bot/store"
 )
 
 // Endpoints (metric label values).
@@ -61,45 +65,72 @@ func (s *Service) verified(w http.ResponseWriter, r *http.Request, endpoint stri
 		s.reject(w, endpoint, http.StatusUnauthorized, "unauthorized", "unauthorized")
 		return nil, false
 	}
-	if !s.replays.first(r.Header.Get("X-Slack-Signature"), time.Now()) {
-		s.log.WithField("endpoint", endpoint).WithField("kind", "replayed request").Warn("rejected an unverified Slack request")
-		s.reject(w, endpoint, http.StatusUnauthorized, "unauthorized", "unauthorized")
+	if !s.firstUse(w, r, endpoint) {
 		return nil, false
 	}
 	return body, true
 }
 
-// replayGuard remembers the signatures of the last 5 minutes (Slack's
-// timestamp window), so a captured request cannot be replayed within it.
-// Slack does not retry slash commands or interactions.
-type replayGuard struct {
-	mu   sync.Mutex
-	seen map[string]time.Time // signature -> when it may be forgotten
-	next time.Time            // next pruning
-}
-
+// replayWindow is how long a request's signature is remembered: Slack's
+// 5-minute timestamp window and some clock skew. Slack does not retry
+// slash commands or interactions, so a second use is a replay.
 const replayWindow = 5*time.Minute + 30*time.Second
 
-// first reports whether sig is seen for the first time.
-func (g *replayGuard) first(sig string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.seen == nil {
-		g.seen = map[string]time.Time{}
-	}
-	if now.After(g.next) {
-		for k, until := range g.seen {
-			if now.After(until) {
-				delete(g.seen, k)
-			}
-		}
-		g.next = now.Add(time.Minute)
-	}
-	if until, ok := g.seen[sig]; ok && now.Before(until) {
+// firstUse refuses a verified request whose signature was already used in
+// the window: here, before a restart or at another replica (the guard is
+// in the store). It answers the refusal itself.
+func (s *Service) firstUse(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	log := s.log.WithField("endpoint", endpoint)
+	key, err := replayKey(r.Header.Get("X-Slack-Signature"))
+	if err != nil {
+		log.WithField("kind", "invalid signature").Warn("rejected an unverified Slack request")
+		s.reject(w, endpoint, http.StatusUnauthorized, "unauthorized", "unauthorized")
 		return false
 	}
-	g.seen[sig] = now.Add(replayWindow)
+	ctx, cancel := context.WithTimeout(r.Context(), quick)
+	defer cancel()
+	first, err := s.d.Store.Remember(ctx, key, time.Now(), replayWindow)
+	switch {
+	case errors.Is(err, store.ErrGone):
+		log.WithError(err).Error("refused a Slack request: the store is gone")
+		s.storeGone(w, endpoint)
+		return false
+	case err != nil:
+		log.WithError(err).Error("refused a Slack request: the replay guard cannot be read")
+		s.reject(w, endpoint, http.StatusServiceUnavailable, "error", "store unavailable")
+		return false
+	case !first:
+		log.WithField("kind", "replayed request").Warn("rejected an unverified Slack request")
+		s.reject(w, endpoint, http.StatusUnauthorized, "unauthorized", "unauthorized")
+		return false
+	}
 	return true
+}
+
+// replayKey is a verified signature in one form, "v0=" and lower-case hex:
+// the signature is compared as bytes, so the same request with its hex in
+// another letter case is the same request.
+func replayKey(header string) (string, error) {
+	raw, err := hex.DecodeString(strings.TrimPrefix(header, "v0="))
+	if err != nil || len(raw) == 0 {
+		return "", errors.New("the signature is not v0= and hex")
+	}
+	return "v0=" + hex.EncodeToString(raw), nil
+}
+
+// storeGoneText tells a user why nothing happens while the store is gone.
+const storeGoneText = ":warning: killswitch's database is gone (its file was deleted or replaced while the service ran), so it refuses new work and nothing was done. Tell the operators: restore the store and restart killswitch."
+
+// storeGone refuses a request because the store's file is gone: a slash
+// command gets an ephemeral explanation, a click a 503 (Slack shows it failed).
+func (s *Service) storeGone(w http.ResponseWriter, endpoint string) {
+	if endpoint != endpointCommands {
+		s.reject(w, endpoint, http.StatusServiceUnavailable, "error", "store gone")
+		return
+	}
+	s.metrics.slackRequests.WithLabelValues(endpoint, "error").Inc()
+	w.Header().Set("Content-Type", "application/json")
+	_ = writeJSONTo(w, ephemeral(storeGoneText))
 }
 
 func (s *Service) reject(w http.ResponseWriter, endpoint string, code int, outcome, msg string) {

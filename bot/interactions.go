@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
 	"github.com/slack-go/slack"
 
 	"github.com/killswitch/killswitch/bot/approval"
@@ -78,6 +79,7 @@ func (s *Service) decide(ctx context.Context, o origin, actionID, id string) {
 	case errors.As(err, &ref):
 		s.metrics.decisions.WithLabelValues("refused").Inc()
 		log.WithField("refusal", ref.Msg).Info("decision refused")
+		logUnaudited(log, ref)
 		tell(ref.Msg)
 		s.refreshCard(ctx, id) // e.g. it expired just now
 		return
@@ -106,5 +108,12 @@ func (s *Service) decide(ctx context.Context, o origin, actionID, id string) {
 		s.metrics.decisions.WithLabelValues("approval").Inc()
 		log.Info("approval recorded; more needed")
 		s.refreshCard(ctx, id)
+	}
+}
+
+// logUnaudited logs a refusal whose audit write failed.
+func logUnaudited(log logrus.FieldLogger, ref *approval.Refusal) {
+	if ref.Unaudited != nil {
+		log.WithError(ref.Unaudited).Error("the refusal could not be written to the audit log")
 	}
 }

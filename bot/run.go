@@ -210,6 +210,25 @@ func (s *Service) finish(ctx context.Context, r *store.Request, res *actions.Res
 	}
 	text, blocks := resultMessage(v)
 	s.threadPost(ctx, r.ID, text, blocks)
+	s.checkpoint(ctx, r.ID, log)
+}
+
+// checkpoint signs the audit chain's head at the end of a request (when
+// checkpoints are on), writes it to the log stream and posts it in the
+// request's thread, so the head is kept where the database's owner cannot
+// rewrite it.
+func (s *Service) checkpoint(ctx context.Context, id string, log logrus.FieldLogger) {
+	cp, ok, err := s.d.Audit.Checkpoint(ctx)
+	if err != nil {
+		log.WithError(err).Error("audit checkpoint")
+		return
+	}
+	if !ok {
+		return
+	}
+	line, _ := json.Marshal(cp)
+	s.threadPost(ctx, id, fmt.Sprintf(":lock: Audit checkpoint: the audit log's head is entry %d, signed at %s. Keep it: `killswitch audit verify --checkpoint FILE` with this line in FILE checks that nothing was deleted or rewritten.\n```\n%s\n```",
+		cp.Seq, cp.At.Format(time.RFC3339), line), nil)
 }
 
 // recorder persists each step (store, then audit) before the engine's next call.

@@ -42,6 +42,9 @@ import (
 const (
 	EventRequested = "requested"
 	EventApproval  = "approval"
+	// EventRefused is a refused decision: an approval, rejection, cancel,
+	// request or undo the rules turned down (data: verb and refusal).
+	EventRefused = "refused"
 )
 
 // SystemActor is the actor of transitions nobody clicked (expiry, fail-closed).
@@ -79,8 +82,11 @@ func (p Policy) expiry() time.Duration {
 // Refusal is a user-facing "not allowed" answer, not an internal error: show
 // Msg to the user. It may wrap a store sentinel (ErrConflict, ErrNotFound).
 type Refusal struct {
-	Msg   string
-	cause error
+	Msg string
+	// Unaudited is the error of the audit write of this refusal, if it
+	// failed (the refusal still stands; log it).
+	Unaudited error
+	cause     error
 }
 
 func (r *Refusal) Error() string { return r.Msg }
@@ -160,6 +166,28 @@ func (s *Service) failClosed(ctx context.Context, id string, from store.State, t
 	}
 }
 
+// audited writes a refusal in err (if any) to the audit log as a decision
+// and returns err. requestID is the request decided on ("" for none).
+func (s *Service) audited(ctx context.Context, user, requestID, verb string, err error) error {
+	var ref *Refusal
+	if !errors.As(err, &ref) {
+		return err
+	}
+	if aerr := s.audit(ctx, user, requestID, EventRefused, map[string]any{"verb": verb, "refusal": ref.Msg}); aerr != nil {
+		ref.Unaudited = aerr
+	}
+	return err
+}
+
+// Refused audits a refusal the caller made itself before asking the
+// Service (e.g. an undo of a read-only action); see audited.
+func (s *Service) Refused(ctx context.Context, user, requestID, verb string, ref *Refusal) error {
+	return s.audited(ctx, user, requestID, verb, ref)
+}
+
+// NewRefusal returns a Refusal with msg.
+func NewRefusal(msg string) *Refusal { return &Refusal{Msg: msg} }
+
 func in(list []string, user string) bool { return user != "" && slices.Contains(list, user) }
 
 // get reads a request, turning "not found" into a refusal.
@@ -202,8 +230,17 @@ func sha(b []byte) string {
 
 // ---- Submit
 
-// Submit validates and records a new pending request.
+// Submit validates and records a new pending request. A refusal is audited
+// (verb "request" or "undo"; an undo's entry is under the request undone).
 func (s *Service) Submit(ctx context.Context, n NewRequest) (*store.Request, error) {
+	r, err := s.submit(ctx, n)
+	if n.Kind == store.KindUndo {
+		return r, s.audited(ctx, n.Requester, n.UndoOf, "undo", err)
+	}
+	return r, s.audited(ctx, n.Requester, "", "request", err)
+}
+
+func (s *Service) submit(ctx context.Context, n NewRequest) (*store.Request, error) {
 	if n.Requester == "" {
 		return nil, errors.New("submit request: requester is required")
 	}
@@ -384,7 +421,14 @@ func (s *Service) countable(r *store.Request, as []store.Approval) []string {
 // Approve records user's approval of request id; when the approvals reach
 // Policy.Required the request moves to approved, and exactly one caller (the
 // one whose Outcome.Approved is true) must start it.
+// A refusal (self-approval, not an approver, a second approval by the same
+// person, a request not pending) is audited.
 func (s *Service) Approve(ctx context.Context, id, user string) (Outcome, error) {
+	out, err := s.approve(ctx, id, user)
+	return out, s.audited(ctx, user, id, "approve", err)
+}
+
+func (s *Service) approve(ctx context.Context, id, user string) (Outcome, error) {
 	r, err := s.get(ctx, id)
 	if err != nil {
 		return Outcome{}, err
@@ -453,8 +497,13 @@ func (s *Service) Approve(ctx context.Context, id, user string) (Outcome, error)
 	return Outcome{Request: next, Approvals: as, Approved: true}, nil
 }
 
-// Reject lets an approver turn down a pending request.
+// Reject lets an approver turn down a pending request; a refusal is audited.
 func (s *Service) Reject(ctx context.Context, id, user string) (*store.Request, error) {
+	r, err := s.reject(ctx, id, user)
+	return r, s.audited(ctx, user, id, "reject", err)
+}
+
+func (s *Service) reject(ctx context.Context, id, user string) (*store.Request, error) {
 	r, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -475,8 +524,13 @@ func (s *Service) Reject(ctx context.Context, id, user string) (*store.Request, 
 }
 
 // Cancel lets the requester or any approver withdraw a pending or approved
-// (not yet running) request.
+// (not yet running) request; a refusal is audited.
 func (s *Service) Cancel(ctx context.Context, id, user string) (*store.Request, error) {
+	r, err := s.cancel(ctx, id, user)
+	return r, s.audited(ctx, user, id, "cancel", err)
+}
+
+func (s *Service) cancel(ctx context.Context, id, user string) (*store.Request, error) {
 	r, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err

@@ -264,7 +264,7 @@ func TestApproveRefusals(t *testing.T) {
 			f.clock.Add(time.Hour)
 			_, err := f.svc.Approve(ctx, r.ID, approverA)
 			refused(t, err, "expired")
-			if got := strings.Join(f.audit.of(r.ID), ","); got != "U1:requested,killswitch:expired" {
+			if got := strings.Join(f.audit.of(r.ID), ","); got != "U1:requested,killswitch:expired,U3:refused" {
 				t.Fatalf("events %s", got)
 			}
 		})
@@ -287,7 +287,7 @@ func TestRequiredApprovals(t *testing.T) {
 				out.Approvals[0].Approver != approverA || out.Approvals[1].Approver != both {
 				t.Fatalf("second approval: %+v, %v", out, err)
 			}
-			want := "U1:requested,U3:approval,U2:approval,U2:approved"
+			want := "U1:requested,U3:approval,U3:refused,U2:approval,U2:approved"
 			if got := strings.Join(f.audit.of(r.ID), ","); got != want {
 				t.Fatalf("events %s, want %s", got, want)
 			}
@@ -449,7 +449,7 @@ func TestRejectAndCancel(t *testing.T) {
 		refused(t, err, "it is rejected")
 		_, err = f.svc.Cancel(ctx, r.ID, requester)
 		refused(t, err, "it is rejected")
-		if got := strings.Join(f.audit.of(r.ID), ","); got != "U1:requested,U3:rejected" {
+		if got := strings.Join(f.audit.of(r.ID), ","); got != "U1:requested,U1:refused,U9:refused,U9:refused,U3:rejected,U4:refused,U1:refused" {
 			t.Fatalf("events %s", got)
 		}
 

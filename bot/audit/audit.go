@@ -18,8 +18,12 @@
 //
 // Verify recomputes every hash, so it detects edited fields, edited hashes,
 // deleted entries (a seq gap) and reordered entries, and names the first bad
-// entry. Deleting entries at the end of the log leaves a valid, shorter
-// chain: compare VerifyResult.Head with a head recorded elsewhere to catch it.
+// entry. Deleting entries at the end of the log, emptying it, appending
+// entries with recomputed hashes or rewriting it whole leave a valid chain:
+// only a head recorded outside the database catches those. The Log signs
+// such heads (Checkpoint, SetCheckpoints: Ed25519), and VerifyAnchored
+// checks the chain against one, naming truncation, emptying, rewriting and
+// entries no checkpoint covers (unanchored) as such.
 package audit
 
 import (
@@ -32,6 +36,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/killswitch/killswitch/bot/store"
@@ -49,8 +54,10 @@ var ErrSecret = errors.New("audit data looks like it contains a secret")
 
 // Log writes and verifies the audit chain kept in a store.
 type Log struct {
-	st  store.Store
-	now func() time.Time
+	st     store.Store
+	now    func() time.Time
+	cp     atomic.Pointer[Checkpoints] // nil: checkpoints off
+	lastCP atomic.Int64                // seq of the last checkpoint written here
 }
 
 // New returns a Log on st; now defaults to time.Now.
@@ -82,7 +89,7 @@ func (l *Log) Event(ctx context.Context, actor, requestID, event string, data an
 	if kind := secretKind(probe); kind != "" {
 		return fmt.Errorf("audit event %q of request %q: %w (%s)", event, requestID, ErrSecret, kind)
 	}
-	_, err = l.st.AppendAudit(ctx, func(prev *store.AuditRecord) (store.AuditRecord, error) {
+	rec, err := l.st.AppendAudit(ctx, func(prev *store.AuditRecord) (store.AuditRecord, error) {
 		rec := store.AuditRecord{
 			Seq:       1,
 			At:        l.now().UTC(),
@@ -105,6 +112,7 @@ func (l *Log) Event(ctx context.Context, actor, requestID, event string, data an
 	if err != nil {
 		return fmt.Errorf("audit event %q of request %q: %w", event, requestID, err)
 	}
+	l.afterAppend(rec)
 	return nil
 }
 
@@ -136,21 +144,42 @@ func (l *Log) Entries(ctx context.Context, requestID string) ([]store.AuditRecor
 type VerifyResult struct {
 	Entries  int    // entries read
 	OK       bool   // the chain is intact
+	Kind     string // what went wrong: one of the Problem kinds; "" when OK
 	FirstBad int64  // seq of the first bad (or missing) entry; 0 when OK
 	Problem  string // what is wrong with it
 	Head     string // hash of the last entry (GenesisHash when empty); anchor it elsewhere
+	Anchored int64  // with an anchor: the last entry it covers
 }
+
+// Problem kinds of VerifyResult.
+const (
+	KindBroken     = "broken"     // an entry edited, missing or out of order in the chain
+	KindTruncated  = "truncated"  // entries the anchor covers were deleted at the end
+	KindEmptied    = "emptied"    // the log is empty but the anchor names entries
+	KindRewritten  = "rewritten"  // the anchored entry has another hash
+	KindUnanchored = "unanchored" // entries past the anchor that no checkpoint covers
+)
 
 // Verify recomputes the whole chain. The error is for failing to read it;
 // a broken chain is reported in the result.
 func (l *Log) Verify(ctx context.Context) (VerifyResult, error) {
+	res, _, err := l.verify(ctx)
+	return res, err
+}
+
+func (l *Log) verify(ctx context.Context) (VerifyResult, []store.AuditRecord, error) {
 	recs, err := l.st.Audit(ctx, store.AuditFilter{})
 	if err != nil {
-		return VerifyResult{}, fmt.Errorf("verify audit log: %w", err)
+		return VerifyResult{}, nil, fmt.Errorf("verify audit log: %w", err)
 	}
+	res, err := verifyChain(recs)
+	return res, recs, err
+}
+
+func verifyChain(recs []store.AuditRecord) (VerifyResult, error) {
 	res := VerifyResult{Entries: len(recs), OK: true, Head: GenesisHash}
 	bad := func(seq int64, format string, args ...any) (VerifyResult, error) {
-		res.OK, res.FirstBad, res.Problem = false, seq, fmt.Sprintf(format, args...)
+		res.OK, res.Kind, res.FirstBad, res.Problem = false, KindBroken, seq, fmt.Sprintf(format, args...)
 		return res, nil
 	}
 	prev := GenesisHash

@@ -113,10 +113,32 @@ var migrations = []migration{
 			`CREATE INDEX baselines_account_at ON baselines (account, at)`,
 		},
 	},
+	{
+		version: 3,
+		name:    "replay guard",
+		common: []string{
+			// The signatures of the Slack requests of the last minutes, so a
+			// replay is refused after a restart and at every replica.
+			`CREATE TABLE replay_guard (
+				signature  TEXT PRIMARY KEY,
+				expires_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX replay_guard_expires ON replay_guard (expires_at)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this build migrates to.
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// Versions lists the schema versions of this build, oldest first.
+func Versions() []int {
+	out := make([]int, 0, len(migrations))
+	for _, m := range migrations {
+		out = append(out, m.version)
+	}
+	return out
+}
 
 func (d dialect) statements(m migration) []string {
 	var out []string

@@ -72,6 +72,9 @@ func (s *SQLStore) fileRunLock(id string) (func(), bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if err := s.file.check(); err != nil {
+		return nil, false, fmt.Errorf("run lock for request %s: %w", id, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("run lock for request %s: %w", id, err)
 	}

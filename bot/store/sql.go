@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -16,9 +17,14 @@ import (
 
 // SQLStore is the Store over database/sql, for SQLite and PostgreSQL.
 type SQLStore struct {
-	db   *sql.DB
-	d    dialect
-	path string // SQLite: the database file
+	db      *sql.DB
+	d       dialect
+	path    string       // SQLite: the database file
+	file    fileIdentity // SQLite: the file as opened (checked before writes)
+	created bool         // SQLite: Open created the file
+
+	pruneMu   sync.Mutex
+	nextPrune time.Time // next pruning of the replay guard
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -67,6 +73,7 @@ func OpenSQL(ctx context.Context, driver, dsn string) (*SQLStore, error) {
 	s := &SQLStore{db: db, d: d}
 	if d.name == DriverSQLite {
 		s.path = sqlitePath(dsn)
+		s.created = !isMemory(dsn) && !fileExists(dsn)
 	}
 	if err := s.pingOpen(ctx); err != nil {
 		db.Close()
@@ -75,6 +82,12 @@ func OpenSQL(ctx context.Context, driver, dsn string) (*SQLStore, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s store: migrate: %w", driver, err)
+	}
+	if d.name == DriverSQLite {
+		if s.file, err = watchFile(dsn); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s store: %w", driver, err)
+		}
 	}
 	return s, nil
 }
@@ -144,8 +157,14 @@ func (s *SQLStore) Driver() string { return s.d.name }
 // Rebind rewrites `?` placeholders for the store's driver.
 func (s *SQLStore) Rebind(q string) string { return s.d.rebind(q) }
 
-// Ping checks the database is reachable.
+// Created reports whether Open created a new SQLite database file.
+func (s *SQLStore) Created() bool { return s.created }
+
+// Ping checks the database is reachable and its file is the one opened.
 func (s *SQLStore) Ping(ctx context.Context) error {
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("ping %s store: %w", s.d.name, err)
+	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping %s store: %w", s.d.name, err)
 	}
@@ -254,6 +273,9 @@ func (s *SQLStore) CreateRequest(ctx context.Context, r *Request) error {
 	accounts, err := encodeAccounts(r.Accounts)
 	if err != nil {
 		return fmt.Errorf("create request: encode accounts: %w", err)
+	}
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("create request: %w", err)
 	}
 	generated := r.ID == ""
 	for attempt := 0; ; attempt++ {
@@ -374,6 +396,9 @@ func (s *SQLStore) Transition(ctx context.Context, id string, from []State, to S
 		if f := immutableChange(cur, next); f != "" {
 			return nil, fmt.Errorf("transition request %q to %s: field %s is pinned and cannot change", id, to, f)
 		}
+		if err := s.file.check(); err != nil {
+			return nil, fmt.Errorf("transition request %q to %s: %w", id, to, err)
+		}
 		next.State = to
 		next.Version = cur.Version + 1
 		if next.UpdatedAt.Equal(cur.UpdatedAt) {
@@ -421,6 +446,9 @@ func (s *SQLStore) Update(ctx context.Context, r *Request) error {
 	if f := immutableChange(cur, r); f != "" {
 		return fmt.Errorf("update request %q: field %s is pinned and cannot change", r.ID, f)
 	}
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("update request %q: %w", r.ID, err)
+	}
 	updated := time.Now().UTC()
 	if !r.UpdatedAt.Equal(cur.UpdatedAt) && !r.UpdatedAt.IsZero() {
 		updated = r.UpdatedAt
@@ -452,6 +480,9 @@ func (s *SQLStore) AddApproval(ctx context.Context, a Approval) error {
 	}
 	if a.At.IsZero() {
 		a.At = time.Now()
+	}
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("add approval of request %q by %q: %w", a.RequestID, a.Approver, err)
 	}
 	_, err := s.exec(ctx, `INSERT INTO approvals (request_id, approver, at) VALUES (?, ?, ?)`,
 		a.RequestID, a.Approver, toNanos(a.At))
@@ -502,6 +533,9 @@ func (s *SQLStore) PutStep(ctx context.Context, st Step) error {
 	}
 	if st.At.IsZero() {
 		st.At = time.Now()
+	}
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("put step %q of request %q: %w", st.Key, st.RequestID, err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// Lock the request row so concurrent new keys get distinct Seqs.
@@ -573,6 +607,9 @@ func scanAudit(sc scanner) (AuditRecord, error) {
 
 // AppendAudit appends one record to the chain; see Store.
 func (s *SQLStore) AppendAudit(ctx context.Context, build func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error) {
+	if err := s.file.check(); err != nil {
+		return AuditRecord{}, fmt.Errorf("append audit record: %w", err)
+	}
 	var rec AuditRecord
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.d.lockAudit != "" {
@@ -647,4 +684,16 @@ func (s *SQLStore) Audit(ctx context.Context, f AuditFilter) ([]AuditRecord, err
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return out, nil
+}
+
+// LastAudit returns the newest audit record, nil when the log is empty.
+func (s *SQLStore) LastAudit(ctx context.Context) (*AuditRecord, error) {
+	r, err := scanAudit(s.db.QueryRowContext(ctx, `SELECT `+auditCols+` FROM audit ORDER BY seq DESC LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the last audit record: %w", err)
+	}
+	return &r, nil
 }

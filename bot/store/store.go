@@ -29,6 +29,9 @@ var (
 	// ErrDuplicate: a uniqueness rule was violated (same approver twice,
 	// an active undo of the same request, an existing id).
 	ErrDuplicate = errors.New("duplicate")
+	// ErrGone: the SQLite database file was deleted or replaced under the
+	// running store; nothing is read from or written to another file.
+	ErrGone = errors.New("the store's database file was deleted or replaced")
 )
 
 // State is a request's lifecycle state.
@@ -219,8 +222,16 @@ type Store interface {
 	BaselineAt(ctx context.Context, account string, t time.Time) (Baseline, error)
 	// Baselines returns the account's baselines, newest first.
 	Baselines(ctx context.Context, account string) ([]Baseline, error)
+	// LastAudit returns the newest audit record, nil when there is none.
+	LastAudit(ctx context.Context) (*AuditRecord, error)
+	// Remember records a Slack request signature until now+ttl and reports
+	// whether it is the first use of that signature in that window, across
+	// restarts and replicas. Expired signatures are pruned.
+	Remember(ctx context.Context, signature string, now time.Time, ttl time.Duration) (first bool, err error)
 	// TryRunLock: see SQLStore.TryRunLock.
 	TryRunLock(ctx context.Context, id string) (release func(), ok bool, err error)
+	// Ping checks the database is reachable and, for SQLite, that its file
+	// is still the one opened (ErrGone otherwise).
 	Ping(ctx context.Context) error
 	Close() error
 }

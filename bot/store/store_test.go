@@ -75,11 +75,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 }
 
 func allVersions() []int {
-	var v []int
-	for i := 1; i <= store.SchemaVersion(); i++ {
-		v = append(v, i)
-	}
-	return v
+	return store.Versions()
 }
 
 func TestMigrationsConcurrentOpen(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/killswitch/killswitch/actions"
+	"github.com/killswitch/killswitch/bot/audit"
 )
 
 // Config is the YAML configuration of CONTRACT.md. Unknown keys are an
@@ -26,6 +27,15 @@ type Config struct {
 	BreakGlass BreakGlassConfig `yaml:"break_glass"`
 	AWS        AWSConfig        `yaml:"aws"`
 	Store      StoreConfig      `yaml:"store"`
+	Audit      AuditConfig      `yaml:"audit"`
+}
+
+// AuditConfig is the audit: section: the checkpoints that anchor the audit
+// chain outside the database. The signing key is only in the environment
+// (KILLSWITCH_AUDIT_KEY); the public key here verifies checkpoints.
+type AuditConfig struct {
+	PublicKey       string `yaml:"public_key"`       // base64 Ed25519 public key
+	CheckpointEvery int    `yaml:"checkpoint_every"` // a checkpoint at least every N entries (default 100)
 }
 
 // SlackConfig is the slack: section.
@@ -156,6 +166,9 @@ func (c *Config) defaults() {
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
 	}
+	if c.Audit.CheckpointEvery == 0 {
+		c.Audit.CheckpointEvery = audit.DefaultCheckpointEvery
+	}
 	if c.Store.DSN == "" && c.Store.Driver == "sqlite" {
 		c.Store.DSN = "killswitch.db"
 	}
@@ -254,6 +267,14 @@ func (c *Config) validate() error {
 		}
 	default:
 		bad("store.driver %q: sqlite or postgres", c.Store.Driver)
+	}
+	if c.Audit.PublicKey != "" {
+		if _, err := audit.ParsePublicKey(c.Audit.PublicKey); err != nil {
+			bad("audit.public_key: %v", err)
+		}
+	}
+	if c.Audit.CheckpointEvery < 1 || c.Audit.CheckpointEvery > 1_000_000 {
+		bad("audit.checkpoint_every %d: between 1 and 1000000 entries", c.Audit.CheckpointEvery)
 	}
 	if len(probs) > 0 {
 		return errors.New(strings.Join(probs, "; "))

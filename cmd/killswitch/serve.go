@@ -90,7 +90,11 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	warnNewStore(st, cfg, log)
 	al := audit.New(st, nil)
+	if err := setupCheckpoints(cfg, al, log); err != nil {
+		return err
+	}
 	appr := &approval.Service{Store: st, Audit: al, Policy: approval.Policy{
 		Requesters: cfg.Approval.Requesters, Approvers: cfg.Approval.Approvers,
 		Required: cfg.Approval.Required, Expiry: cfg.Approval.Expiry,

@@ -596,11 +596,11 @@ func TestProcessAuditUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
 	}
-	// an empty log verifies
+	// a missing database is refused, not created empty and reported intact
 	fake := slackfake.New(t, botToken)
-	cfg, _ := writeConfig(t, t.TempDir(), fake, "aws:\n  backend: sim\n  sim: codespaces")
+	cfg, dsn := writeConfig(t, t.TempDir(), fake, "aws:\n  backend: sim\n  sim: codespaces")
 	code, out, stderr := runCLI(t, childEnv(), "audit", "verify", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "audit log intact: 0 entries") {
-		t.Errorf("empty log: exit %d %q %q", code, out, stderr)
+	if code != 1 || !strings.Contains(stderr, "no audit database at "+dsn) {
+		t.Errorf("missing database: exit %d %q %q", code, out, stderr)
 	}
 }
