@@ -24,8 +24,8 @@ const (
 	ksPolicy2 = "arn:aws:iam::" + botAcct + ":policy/killswitch/KillSwitchDenyDelete-2"
 	target    = "arn:aws:iam::" + botAcct + ":user/alice"
 	targetR   = "arn:aws:iam::" + botAcct + ":role/app"
-	bgRole    = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
-	bgUser    = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
+	botBGRole    = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
+	botBGUser    = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
 )
 
 var managedTag = map[string]string{"aws:RequestTag/" + policies.ManagedTagKey: "true", "aws:TagKeys": policies.ManagedTagKey}
@@ -44,12 +44,12 @@ var botCalls = map[string][]botCall{
 	"iam:ListRoles":                       {{resource: "*"}},
 	"iam:ListGroups":                      {{resource: "*"}},
 	"iam:ListPolicies":                    {{resource: "*"}},
-	"iam:GetLoginProfile":                 {{resource: target}, {resource: bgUser}},
+	"iam:GetLoginProfile":                 {{resource: target}, {resource: botBGUser}},
 	"iam:GetUserPolicy":                   {{resource: target}},
 	"iam:GetRolePolicy":                   {{resource: targetR}},
-	"iam:ListAccessKeys":                  {{resource: target}, {resource: bgUser}},
-	"iam:ListUserTags":                    {{resource: target}, {resource: bgUser}},
-	"iam:ListRoleTags":                    {{resource: targetR}, {resource: bgRole}},
+	"iam:ListAccessKeys":                  {{resource: target}, {resource: botBGUser}},
+	"iam:ListUserTags":                    {{resource: target}, {resource: botBGUser}},
+	"iam:ListRoleTags":                    {{resource: targetR}, {resource: botBGRole}},
 	"iam:ListSSHPublicKeys":               {{resource: target}},
 	"iam:ListServiceSpecificCredentials":  {{resource: target}},
 	"iam:GetPolicy":                       {{resource: ksPolicy}},
@@ -125,18 +125,18 @@ var botMustNot = []struct {
 	{"attach a customer policy under /killswitch/ not named KillSwitch", botCall{"iam:AttachUserPolicy", target, map[string]string{"iam:PolicyARN": "arn:aws:iam::" + botAcct + ":policy/killswitch/Admin"}}},
 	{"create a policy outside /killswitch/", botCall{"iam:CreatePolicy", "arn:aws:iam::" + botAcct + ":policy/Admin", nil}},
 	{"create a policy version (rewrite a policy)", botCall{"iam:CreatePolicyVersion", ksPolicy, nil}},
-	{"create a key for a break-glass user", botCall{"iam:CreateAccessKey", bgUser, nil}},
-	{"reactivate a break-glass user's key", botCall{"iam:UpdateAccessKey", bgUser, nil}},
-	{"delete a break-glass login profile", botCall{"iam:DeleteLoginProfile", bgUser, nil}},
-	{"put an inline policy on a break-glass role", botCall{"iam:PutRolePolicy", bgRole, nil}},
-	{"put an inline policy on a break-glass user", botCall{"iam:PutUserPolicy", bgUser, nil}},
-	{"attach the guardrail to a break-glass role", botCall{"iam:AttachRolePolicy", bgRole, map[string]string{"iam:PolicyARN": ksPolicy}}},
+	{"create a key for a break-glass user", botCall{"iam:CreateAccessKey", botBGUser, nil}},
+	{"reactivate a break-glass user's key", botCall{"iam:UpdateAccessKey", botBGUser, nil}},
+	{"delete a break-glass login profile", botCall{"iam:DeleteLoginProfile", botBGUser, nil}},
+	{"put an inline policy on a break-glass role", botCall{"iam:PutRolePolicy", botBGRole, nil}},
+	{"put an inline policy on a break-glass user", botCall{"iam:PutUserPolicy", botBGUser, nil}},
+	{"attach the guardrail to a break-glass role", botCall{"iam:AttachRolePolicy", botBGRole, map[string]string{"iam:PolicyARN": ksPolicy}}},
 	{"create a key for the bot's own role", botCall{"iam:CreateAccessKey", "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName, nil}},
 	{"put an inline policy on the bot's own role", botCall{"iam:PutRolePolicy", "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName, nil}},
 	{"create a user", botCall{"iam:CreateUser", "arn:aws:iam::" + botAcct + ":user/backdoor", nil}},
 	{"create a login profile", botCall{"iam:CreateLoginProfile", target, nil}},
 	{"change a trust policy", botCall{"iam:UpdateAssumeRolePolicy", targetR, nil}},
-	{"assume another role", botCall{"sts:AssumeRole", bgRole, nil}},
+	{"assume another role", botCall{"sts:AssumeRole", botBGRole, nil}},
 	{"read any secret", botCall{"secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:prod/db-AbCdEf", nil}},
 	{"delete a snapshot", botCall{"ec2:DeleteSnapshot", "*", nil}},
 }

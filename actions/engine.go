@@ -487,7 +487,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 	var guard *orgWork // the organization's guardrail work, kept for later phases' re-checks
 	for _, phase := range info.phases() {
 		var org *orgWork
-		popt := e.phaseOptions(info, phase, opt)
+		popt := e.phaseOptions(info, phase, opt, res)
 		if phase == DenyDelete {
 			org, err = e.orgWork(ctx, accts, opt)
 			if err == nil && org != nil {
@@ -540,18 +540,23 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 }
 
 // phaseOptions are the options of one phase. In a playbook the revocation
-// cut-off is taken when revoke-sessions starts, after every long-term
-// credential has been cut: a session the intruder minted from a key (or a
-// console password) before it was cut was issued before the cut-off, so no
-// session minted during the run survives.
-func (e *Engine) phaseOptions(info Info, phase string, opt Options) Options {
-	if phase == RevokeSessions && len(info.Playbook) > 0 {
-		if now := e.now(); now.After(opt.RevokeBefore) {
-			opt.RevokeBefore = now
-		}
-		opt = e.defaults(opt)
+// cut-off is moved past the last long-term credential this run cut: a
+// session the intruder minted from a key or a console password before it
+// was cut was issued before the cut-off, so no session minted during the run
+// survives. (A run that cut nothing keeps the request's pinned time, so a
+// second Apply changes nothing.)
+func (e *Engine) phaseOptions(info Info, phase string, opt Options, res *Result) Options {
+	if phase != RevokeSessions || len(info.Playbook) == 0 {
+		return opt
 	}
-	return opt
+	for _, ar := range res.Accounts {
+		for _, s := range ar.Steps {
+			if s.Action == DisableUsers && s.Status == StepDone && s.At.After(opt.RevokeBefore) {
+				opt.RevokeBefore = s.At
+			}
+		}
+	}
+	return e.defaults(opt)
 }
 
 // recheckGuardrail attaches the IAM fallback guardrail to principals created

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,8 +40,8 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 			}
 			continue
 		}
-		if found && sameJSON(old, doc) {
-			continue // already revoked at this time
+		if found && (sameJSON(old, doc) || revokedSince(old, opt.RevokeBefore)) {
+			continue // already revoked at this time or later
 		}
 		s := Step{Action: RevokeSessions, Account: a.id, Op: opPutInline, Principal: p.arn, Resource: RevokePolicyName, Prior: old, Reversible: true, Change: change}
 		p := p
@@ -133,4 +134,23 @@ func wrapEntity(err error, format string, args ...any) error {
 		return nil
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// revokedSince reports whether doc is killswitch's revocation policy with a
+// cut-off at or after t (a rerun never moves the cut-off earlier).
+func revokedSince(doc string, t time.Time) bool {
+	var d struct {
+		Statement []struct {
+			Condition map[string]map[string]string
+		}
+	}
+	if json.Unmarshal([]byte(doc), &d) != nil || len(d.Statement) != 1 {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339, d.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"])
+	if err != nil || at.Before(t) {
+		return false
+	}
+	same, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: at})
+	return err == nil && sameJSON(doc, same)
 }
