@@ -24,8 +24,8 @@ const (
 	ksPolicy2 = "arn:aws:iam::" + botAcct + ":policy/killswitch/KillSwitchDenyDelete-2"
 	target    = "arn:aws:iam::" + botAcct + ":user/alice"
 	targetR   = "arn:aws:iam::" + botAcct + ":role/app"
-	botBGRole    = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
-	botBGUser    = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
+	botBGRole = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
+	botBGUser = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
 )
 
 var managedTag = map[string]string{"aws:RequestTag/" + policies.ManagedTagKey: "true", "aws:TagKeys": policies.ManagedTagKey}

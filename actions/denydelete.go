@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,30 +32,61 @@ func (e *Engine) exemptPatterns() []string {
 	return append(append([]string(nil), e.cfg.BreakGlassPatterns...), "arn:aws:iam::*:role/"+e.cfg.BotRoleName)
 }
 
-// exemptARNs are the exact principal ARNs written into the guardrail next to
-// the patterns: the principals of the recorded baseline that are exempt by
-// tag, and the ARNs the configuration lists. The baseline (issue 8 item 4)
-// is not wired into the engine's Config yet, so there are none: a tag never
-// exempts anyone from the guardrail.
-func (e *Engine) exemptARNs() []string { return nil }
+func (e *Engine) denyDeleteParams(exemptARNs []string) policies.Params {
+	return policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptARNs: exemptARNs, ExemptTag: e.cfg.BreakGlassTag}
+}
 
-func (e *Engine) denyDeleteParams() policies.Params {
-	return policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptARNs: e.exemptARNs(), ExemptTag: e.cfg.BreakGlassTag}
+// tagExempt finds, in every account, the principals exempt by the
+// break-glass tag (as the exemption baseline allows) and gives every account
+// their list: the guardrail names them by ARN, because a tag in its
+// condition would exempt whoever can tag itself.
+func (e *Engine) tagExempt(ctx context.Context, accts []*acct, opt Options) {
+	lists := make([][]string, len(accts))
+	ctx = withBaseline(ctx, opt.Baseline)
+	e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
+		a := accts[i]
+		if a == nil || e.cfg.BreakGlassTag == "" {
+			return
+		}
+		inv, err := a.inventory(ctx, true, true, false)
+		if err != nil {
+			return // the account's own phase reports it
+		}
+		for _, p := range append(inv.users, inv.roles...) {
+			if strings.HasPrefix(a.exemption(p), "break-glass tag") {
+				lists[i] = append(lists[i], p.arn)
+			}
+		}
+	})
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	for _, a := range accts {
+		if a != nil {
+			a.guardARNs = all
+		}
+	}
 }
 
 // DenyDeleteDocument renders the deny-delete policy with the engine's
 // exemptions, whole (it may be larger than one SCP: what is attached is
 // DenyDeleteParts).
 func (e *Engine) DenyDeleteDocument() (string, error) {
-	return policies.Render("deny-delete", e.denyDeleteParams())
+	return policies.Render("deny-delete", e.denyDeleteParams(nil))
 }
 
 // DenyDeleteParts renders the deny-delete policy with the engine's
 // exemptions as the documents attached: KillSwitchDenyDelete,
 // KillSwitchDenyDelete-2, ... (see DenyDeletePartName), each within the SCP
 // limit.
-func (e *Engine) DenyDeleteParts() ([]string, error) {
-	return policies.RenderParts("deny-delete", e.denyDeleteParams())
+func (e *Engine) DenyDeleteParts() ([]string, error) { return e.denyDeleteParts(nil) }
+
+// denyDeleteParts is DenyDeleteParts naming principals exempt by tag.
+func (e *Engine) denyDeleteParts(exemptARNs []string) ([]string, error) {
+	return policies.RenderParts("deny-delete", e.denyDeleteParams(exemptARNs))
 }
 
 // DenyDeletePartName is the name of part i (0-based) of the guardrail, as an
@@ -122,7 +154,13 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 			return nil, fmt.Errorf("management account %s (SCPs are managed there): %w", mgmtID, err)
 		}
 	}
-	docs, err := e.DenyDeleteParts()
+	var arns []string
+	for _, a := range accts {
+		if a != nil {
+			arns = a.guardARNs
+		}
+	}
+	docs, err := e.denyDeleteParts(arns)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +426,7 @@ func (a *acct) partition() string {
 // deny as a managed policy on every non-exempt user, group and role. Its
 // conditions also exempt break-glass members of the groups it is attached to.
 func (a *acct) buildDenyDeleteIAM(ctx context.Context, w *work) error {
-	docs, err := a.e.DenyDeleteParts()
+	docs, err := a.e.denyDeleteParts(a.guardARNs)
 	if err != nil {
 		return err
 	}

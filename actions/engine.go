@@ -167,6 +167,10 @@ type acct struct {
 	started time.Time
 	known   map[string]bool // accounts in scope and the management account
 
+	// guardARNs: the principals exempt by tag in every account in scope,
+	// named in the guardrail (tagExempt).
+	guardARNs []string
+
 	// iamGuardrail: deny-delete here is the IAM managed-policy fallback,
 	// re-checked before each later phase of a playbook.
 	iamGuardrail bool
@@ -349,6 +353,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 	for _, phase := range info.phases() {
 		var org *orgWork
 		if phase == DenyDelete {
+			e.tagExempt(ctx, accts, opt)
 			org, err = e.orgWork(ctx, accts, opt)
 			if err != nil {
 				for i := range plan.Accounts {
@@ -489,6 +494,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 		var org *orgWork
 		popt := e.phaseOptions(info, phase, opt, res)
 		if phase == DenyDelete {
+			e.tagExempt(ctx, accts, opt)
 			org, err = e.orgWork(ctx, accts, opt)
 			if err == nil && org != nil {
 				err = e.runOrg(ctx, org, rec, res, accts)

@@ -102,18 +102,26 @@ func TestDenyDeleteStopsTheIntruderButNotBreakGlass(t *testing.T) {
 			if tc.org == "codespaces" {
 				tagged = "breakglass-admin"
 			}
-			// A tag alone exempts nobody from the guardrail's documents: an
-			// intruder can tag itself. (Principals exempt by tag in the
-			// recorded baseline come in as ExemptARNs; in the IAM fallback
-			// the engine still leaves tagged principals unattached until
-			// that baseline is wired in.)
+			// The guardrail names the principals the engine found exempt by
+			// tag by ARN; the tag itself exempts nobody: a user that tags
+			// itself after the guardrail is in place is still denied.
 			for _, u := range org.Snapshot(tc.account).Users {
-				if u.Name == tagged && tc.via == "SCP" {
+				if u.Name == tagged {
 					bgUser := sim.Credential{Account: tc.account, Principal: u.Arn, Console: true}
-					if err := org.Authorize(bgUser, "ec2:DeleteSnapshot", "*"); !denied(err) {
-						t.Errorf("a user exempt only by its tag may still delete snapshots under the SCP: %v", err)
+					if err := org.Authorize(bgUser, "ec2:DeleteSnapshot", "*"); err != nil {
+						t.Errorf("the break-glass user (exempt by its tag) is denied by the guardrail: %v", err)
 					}
 				}
+			}
+			if tc.via != "SCP" {
+				return // a new principal of an IAM-fallback account is bound once the guardrail is attached to it (lockdown re-checks)
+			}
+			if err := org.AddUser(tc.account, sim.User{Name: "self-tagged", Password: true, Tags: map[string]string{sim.BreakGlassTag: "true"}}); err != nil {
+				t.Fatal(err)
+			}
+			late, _ := org.UserARN(tc.account, "self-tagged")
+			if err := org.Authorize(sim.Credential{Account: tc.account, Principal: late, Console: true}, "ec2:DeleteSnapshot", "*"); !denied(err) {
+				t.Errorf("a user tagged with the break-glass tag after the guardrail may delete snapshots: %v", err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -276,6 +277,9 @@ func (a *acct) sortOut(ps []*principal, w *work) []*principal {
 			if !p.created.IsZero() && a.started.Sub(p.created) < 7*24*time.Hour && !strings.HasPrefix(r, "the bot") {
 				w.warnings = append(w.warnings, fmt.Sprintf("%s is exempt (%s) but was created %s: make sure it is genuinely break-glass and not a backdoor", p.arn, r, p.created.UTC().Format(time.RFC3339)))
 			}
+			if acct, ok := trustsWholeAccount(p); ok {
+				w.warnings = append(w.warnings, fmt.Sprintf("exempt role %s trusts all of account %s: any principal there allowed sts:AssumeRole (an intruder with an administrator key) can become it and act unbound; trust only named principals (break-glass: with MFA; the responder role: the killswitch service's role)", p.arn, acct))
+			}
 		}
 	}
 	if slr > 0 {
@@ -339,4 +343,45 @@ func kindFromARN(arn string) string {
 	}
 	k, _, _ := strings.Cut(parts[5], "/")
 	return k
+}
+
+// trustsWholeAccount reports whether a role's trust policy allows a whole
+// account (its root or id) to assume it, and which.
+func trustsWholeAccount(p *principal) (string, bool) {
+	if p.kind != "role" || p.trust == "" {
+		return "", false
+	}
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Principal struct {
+				AWS any
+			}
+		}
+	}
+	if json.Unmarshal([]byte(p.trust), &doc) != nil {
+		return "", false
+	}
+	for _, st := range doc.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		var list []any
+		switch v := st.Principal.AWS.(type) {
+		case string:
+			list = []any{v}
+		case []any:
+			list = v
+		}
+		for _, x := range list {
+			s, _ := x.(string)
+			if ValidAccountID(s) {
+				return s, true
+			}
+			if strings.HasSuffix(s, ":root") && strings.HasPrefix(s, "arn:") {
+				return strings.SplitN(s, ":", 6)[4], true
+			}
+		}
+	}
+	return "", false
 }

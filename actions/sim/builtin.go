@@ -71,6 +71,13 @@ func serviceTrust(service string) string {
 	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + service + `"},"Action":"sts:AssumeRole"}]}`
 }
 
+// principalTrust trusts one named principal (break-glass roles trust the
+// break-glass user, never a whole account: an intruder with an administrator
+// key in that account could otherwise become break-glass).
+func principalTrust(arn string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + arn + `"},"Action":"sts:AssumeRole"}]}`
+}
+
 func accountTrust(acct string) string {
 	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
 }
@@ -127,7 +134,8 @@ func codespacesSpec() *spec {
 				{Name: "breakglass-admin", Password: true, Tags: map[string]string{BreakGlassTag: "true"}, ManagedPolicies: []string{adminARN}, Created: days(-900)},
 			},
 			Roles: []specRole{
-				{Name: "BreakGlassAdmin", Description: "Emergency access; never touched by killswitch", ManagedPolicies: []string{adminARN}, Created: days(-900)},
+				{Name: "BreakGlassAdmin", Description: "Emergency access; never touched by killswitch", ManagedPolicies: []string{adminARN},
+					Trust: principalTrust("arn:aws:iam::" + acct + ":user/breakglass-admin"), Created: days(-900)},
 				{Name: "AWSServiceRoleForSupport", Path: "/aws-service-role/support.amazonaws.com/", ManagedPolicies: []string{supportSLR}, Created: days(-1000)},
 				{Name: "AWSServiceRoleForTrustedAdvisor", Created: days(-1000)},
 				{Name: "AWSReservedSSO_AdministratorAccess_abc123", Path: "/aws-reserved/sso.amazonaws.com/", ManagedPolicies: []string{adminARN}, Created: days(-800)},
@@ -177,7 +185,7 @@ func orgSpec() *spec {
 				{Name: "breakglass", Password: true, Tags: map[string]string{BreakGlassTag: "true"}, ManagedPolicies: []string{adminARN}, Created: days(-900)},
 			},
 			Roles: []specRole{
-				{Name: "BreakGlassAdmin", ManagedPolicies: []string{adminARN}, Trust: accountTrust(mgmt), Created: days(-900)},
+				{Name: "BreakGlassAdmin", ManagedPolicies: []string{adminARN}, Trust: principalTrust("arn:aws:iam::" + mgmt + ":user/breakglass"), Created: days(-900)},
 				{Name: "AWSServiceRoleForSupport", ManagedPolicies: []string{supportSLR}, Created: days(-1000)},
 				{Name: "AWSReservedSSO_AdministratorAccess_" + fmt.Sprintf("%06x", 0xa00000+i), ManagedPolicies: []string{adminARN}, Created: days(-800)},
 				{Name: "app-server", Trust: serviceTrust("ec2.amazonaws.com"), Created: days(-400)},

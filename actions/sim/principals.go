@@ -650,6 +650,13 @@ func inlineSize(m map[string]*inlinePolicy, replacing string) int {
 }
 
 // ensureBotRoleLocked creates the bot role in a when missing.
+// ServiceRole is the role the killswitch service runs as (in the management
+// account, or the account itself when standalone); the simulated responder
+// role trusts it alone, as the responder template's trust does (never a
+// whole account, which would let an intruder with an administrator key
+// become the bot). It is not created in the simulation.
+const ServiceRole = "killswitch-service"
+
 func (o *Org) ensureBotRoleLocked(a *account, name string) {
 	if a.roles[strings.ToLower(name)] != nil {
 		return
@@ -661,7 +668,7 @@ func (o *Org) ensureBotRoleLocked(a *account, name string) {
 	_, err := o.addRoleLimited(a, Role{
 		Name:        name,
 		Description: "killswitch responder (simulated)",
-		Trust:       `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + trusted + `:root"},"Action":"sts:AssumeRole"}]}`,
+		Trust:       `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + trusted + `:role/` + ServiceRole + `"},"Action":"sts:AssumeRole"}]}`,
 	}, false)
 	if err != nil {
 		panic(fmt.Sprintf("sim: create bot role %q in %s: %v", name, a.id, err))

@@ -265,6 +265,7 @@ func (r *run) resources() int {
 // credential still works; it ends when it is the last lane.
 func (r *run) monitor(ctx context.Context) {
 	const every = 500 * time.Millisecond
+	settled := false
 	for r.clock.Sleep(ctx, every) == nil {
 		now := r.clock.Now()
 		for _, a := range r.org.Accounts() {
@@ -279,10 +280,26 @@ func (r *run) monitor(ctx context.Context) {
 		} else {
 			r.marks.contained = time.Time{}
 		}
-		if r.clock.Lanes() == 1 {
-			return
+		if r.clock.Lanes() == 1 { // the rest is done: let the last changes propagate, then score
+			if settled {
+				return
+			}
+			settled = true
+			if r.clock.Sleep(ctx, r.settle()) != nil {
+				return
+			}
 		}
 	}
+}
+
+// settle is how long the last changes take to apply: the longest
+// propagation delay, and a second.
+func (r *run) settle() time.Duration {
+	d := time.Second
+	for _, p := range r.s.Propagation {
+		d = max(d, p.D()+time.Second)
+	}
+	return d
 }
 
 // guardrailHolds reports whether a destructive call by a fresh session of

@@ -151,7 +151,7 @@ func (in *intruder) won(a attempt) (string, bool) {
 	if len(a.effect.Lost) > 0 {
 		return strings.Join(a.effect.What, "; "), true
 	}
-	if a.technique.Tactic == "persistence" {
+	if len(a.effect.Creds) > 0 || a.technique.Tactic == "persistence" {
 		for _, h := range in.held {
 			if h.from == a.technique.ID && h.cred.Account == a.account && in.works(h) {
 				return h.what + " still works", true
