@@ -78,6 +78,17 @@ func Lookup(name string) (Info, error) {
 	return Info{}, fmt.Errorf("unknown action %q: choose one of %s", name, strings.Join(Names(), ", "))
 }
 
+// phasesFor is i.phases() as this engine runs them: without the order
+// defense, lockdown revokes sessions before it cuts long-term credentials
+// (the order killswitch used before, kept for drills).
+func (e *Engine) phasesFor(i Info) []string {
+	p := i.phases()
+	if i.Name == Lockdown && !e.has(DefenseOrder) {
+		return []string{DenyDelete, RevokeSessions, DisableUsers}
+	}
+	return p
+}
+
 // phases returns the single actions an action runs, in order.
 func (i Info) phases() []string {
 	if len(i.Playbook) > 0 {

@@ -33,7 +33,7 @@ func (e *Engine) exemptPatterns() []string {
 }
 
 func (e *Engine) denyDeleteParams(exemptARNs []string) policies.Params {
-	return policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptARNs: exemptARNs, ExemptTag: e.cfg.BreakGlassTag}
+	return policies.Params{ExemptPatterns: e.exemptPatterns(), ExemptARNs: exemptARNs, ExemptTag: e.cfg.BreakGlassTag, OmitSids: e.omittedSids()}
 }
 
 // tagExempt finds, in every account, the principals exempt by the

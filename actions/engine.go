@@ -51,6 +51,9 @@ type Config struct {
 	ConfirmEvery time.Duration
 	// Sleep waits (default: a timer); a drill passes its virtual clock's.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Without turns defenses off (see Defenses): drills only, to show what
+	// each buys. Production configurations never set it.
+	Without []string
 	// BaselineMinAge: an exemption by tag or pattern counts only when the
 	// principal was exempt in an exemption baseline at least this old
 	// (Options.Baseline; default 24h). See baseline.go.
@@ -91,6 +94,9 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
+	}
+	if err := checkDefenses(cfg.Without); err != nil {
+		return nil, err
 	}
 	for _, p := range cfg.BreakGlassPatterns {
 		if err := ValidatePattern(p); err != nil {
@@ -350,7 +356,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 			plan.Accounts[i].Kind = accts[i].kind
 		}
 	}
-	for _, phase := range info.phases() {
+	for _, phase := range e.phasesFor(info) {
 		var org *orgWork
 		if phase == DenyDelete {
 			e.tagExempt(ctx, accts, opt)
@@ -490,7 +496,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 		}
 	}
 	var guard *orgWork // the organization's guardrail work, kept for later phases' re-checks
-	for _, phase := range info.phases() {
+	for _, phase := range e.phasesFor(info) {
 		var org *orgWork
 		popt := e.phaseOptions(info, phase, opt, res)
 		if phase == DenyDelete {
@@ -530,7 +536,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 			}
 		})
-		if phase == DenyDelete {
+		if phase == DenyDelete && e.has(DefenseConfirm) {
 			e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
 				if accts[i] != nil {
 					e.confirmGuardrail(ctx, accts[i], &res.Accounts[i])
@@ -552,7 +558,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 // survives. (A run that cut nothing keeps the request's pinned time, so a
 // second Apply changes nothing.)
 func (e *Engine) phaseOptions(info Info, phase string, opt Options, res *Result) Options {
-	if phase != RevokeSessions || len(info.Playbook) == 0 {
+	if phase != RevokeSessions || len(info.Playbook) == 0 || !e.has(DefenseOrder) {
 		return opt
 	}
 	for _, ar := range res.Accounts {

@@ -51,7 +51,7 @@ func (w *work) fail(p *principal, err error) {
 // skip is fail during a build: it returns err instead when the context has
 // ended, so a cancelled run stops rather than reporting every principal.
 func (w *work) skip(ctx context.Context, p *principal, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || strict(ctx) {
 		return err
 	}
 	w.fail(p, err)

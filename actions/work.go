@@ -49,7 +49,7 @@ func (w *work) add(s Step, run func(ctx context.Context, s *Step) error) {
 // build reads the live state of one account and returns what the phase
 // would change there.
 func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, org *orgWork) (*work, error) {
-	ctx = withBaseline(ctx, opt.Baseline)
+	ctx = e.withStrict(withBaseline(ctx, opt.Baseline))
 	switch phase {
 	case DenyDelete:
 		return a.buildDenyDelete(ctx, org)

@@ -156,6 +156,9 @@ type Params struct {
 	// decided by the engine against a recorded baseline and rendered as
 	// ExemptARNs.
 	ExemptTag string
+	// OmitSids drops the statements with these Sids. Only drills use it,
+	// to show what a part of the guardrail buys (actions.Config.Without).
+	OmitSids []string
 	// RevokeBefore: revoke-older-sessions denies sessions issued before this
 	// instant. Rendered in UTC, RFC 3339, rounded up to a whole second so
 	// no session issued before the instant survives. Required.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -193,6 +194,7 @@ const (
 // renderer substitutes validated parameter values into a decoded template.
 type renderer struct {
 	values   map[string][]string // validated values by placeholder name; empty: not set
+	omit     []string            // Sids of statements to drop (Params.OmitSids)
 	problems []string
 }
 
@@ -208,7 +210,7 @@ func render(src []byte, p Params) (string, []string) {
 	if err != nil {
 		return "", []string{"template: " + err.Error()}
 	}
-	r := &renderer{values: map[string][]string{}}
+	r := &renderer{values: map[string][]string{}, omit: p.OmitSids}
 	for _, m := range placeholderRE.FindAllSubmatch(src, -1) {
 		name := string(m[1])
 		if _, ok := r.values[name]; ok {
@@ -491,6 +493,9 @@ func (r *renderer) expandList(l strList) (strList, drop) {
 func (r *renderer) statement(i int, s statement) (statement, bool) {
 	if placeholderRE.MatchString(s.Sid) || placeholderRE.MatchString(s.Effect) {
 		r.problem("template: statement %d: placeholders are not allowed in Sid or Effect", i+1)
+		return statement{}, false
+	}
+	if slices.Contains(r.omit, s.Sid) {
 		return statement{}, false
 	}
 	out := statement{Sid: s.Sid, Effect: s.Effect}

@@ -104,8 +104,13 @@ func (o *Org) preflight(ctx context.Context, acct, svc, op string) error {
 	o.mu.Lock()
 	o.calls[svc+"."+op]++
 	f, ok := o.matchFaultLocked(acct, svc, op)
+	clock := o.sched.Clock
 	o.mu.Unlock()
-	if ok && f.Latency > 0 {
+	if ok && f.Latency > 0 && clock != nil { // a drill: the fault's latency is simulated time
+		if err := clock.Sleep(ctx, f.Latency); err != nil {
+			return err
+		}
+	} else if ok && f.Latency > 0 {
 		t := time.NewTimer(f.Latency)
 		select {
 		case <-ctx.Done():

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +114,9 @@ func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, err
 		}
 	}
 	org.SetSchedule(sim.Schedule{Clock: r.clock, Latency: durations(s.Latency), Propagation: durations(s.Propagation)})
+	for _, f := range s.Faults {
+		org.InjectFault(sim.Fault{Account: f.Account, Operation: f.Operation, Throttle: f.Throttle, Times: f.Times, Latency: f.Latency.D()})
+	}
 	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db")+"?_pragma=synchronous(OFF)") // a drill's store is thrown away
 	if err != nil {
 		return nil, err
@@ -157,9 +161,16 @@ func (r *run) newService(st store.Store) error {
 	eng, err := actions.New(r.org.Provider(r.cfg.BotRoleName), actions.Config{
 		BreakGlassPatterns: r.cfg.BreakGlassPatterns, BreakGlassTag: r.cfg.BreakGlassTag, BotRoleName: r.cfg.BotRoleName,
 		Concurrency: r.cfg.Concurrency, Now: r.clock.Now, Runner: r.clock, Sleep: r.clock.Sleep, OnCall: r.botCall,
+		Without: r.s.Without,
 	})
 	if err != nil {
 		return err
+	}
+	baselines := !slices.Contains(r.s.Without, actions.DefenseBaseline)
+	if baselines {
+		if err := r.seedBaseline(eng, st); err != nil {
+			return err
+		}
 	}
 	al := audit.New(st, r.clock.Now)
 	requesters, approvers := r.responders()
@@ -172,12 +183,28 @@ func (r *run) newService(st store.Store) error {
 	r.svc, err = bot.New(bot.Config{
 		TeamID: drillTeam, Channel: drillChannel, SigningSecret: r.sign,
 		Requesters: requesters, Approvers: approvers, Required: 1, Expiry: time.Hour,
-		Accounts: r.org.Accounts(),
+		Accounts: r.org.Accounts(), ExemptBaseline: baselines,
 	}, bot.Deps{
 		Engine: eng, Store: st, Audit: al, Approval: appr, Log: log, Now: r.clock.Now,
 		Slack: bot.NewSlackClientHTTP(drillToken, r.slack.APIURL(), r.http), HTTPClient: r.http, Go: r.clock.Go,
 	})
 	return err
+}
+
+// seedBaseline records who is exempt by tag or pattern as the company's
+// calm state two days before the intrusion, as serve would have.
+func (r *run) seedBaseline(eng *actions.Engine, st store.Store) error {
+	ctx := context.Background() // outside the clock's lanes: no simulated time passes
+	got, err := eng.ExemptBaseline(ctx, r.org.Accounts())
+	if err != nil {
+		return fmt.Errorf("drill: record the exemption baseline: %w", err)
+	}
+	for _, a := range r.org.Accounts() {
+		if _, err := st.PutBaseline(ctx, a, Start.Add(-48*time.Hour), got[a]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // responders returns the scenario's requesters and approvers; a scenario
@@ -221,8 +248,8 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // botCall puts the bot's changes and failures on the timeline.
 func (r *run) botCall(c actions.Call) {
-	if c.Outcome == "ok" && !changes(c.Operation) {
-		return
+	if !changes(c.Operation) {
+		return // reads (a NoSuchEntity there is an answer, not a failure)
 	}
 	what := c.Service + "." + c.Operation
 	if c.Target != "" {

@@ -192,7 +192,11 @@ func (in *intruder) try(ctx context.Context, id string) bool {
 	if !ok {
 		return true
 	}
-	for _, acct := range in.accounts(t) {
+	accts := in.accounts(t)
+	if len(accts) == 0 {
+		r.log(ActorAttacker, "%s: cannot be tried: it needs a foothold in a %s account", t.ID, t.Needs)
+	}
+	for _, acct := range accts {
 		a := attempt{technique: t, account: acct, at: r.clock.Now()}
 		for _, h := range in.held {
 			if h.cred.Account != acct {
@@ -215,8 +219,7 @@ func (in *intruder) try(ctx context.Context, id string) bool {
 				a.cred = h
 			}
 			in.record(t, h, eff, err)
-			var d *sim.Denied
-			if err == nil || !errors.As(err, &d) {
+			if err == nil || errors.Is(err, sim.ErrNotFound) {
 				break // done, or nothing to act on: the next account
 			}
 		}

@@ -162,8 +162,16 @@ func (in *intruder) won(a attempt) (string, bool) {
 		}
 		return "", false
 	}
-	if a.err == nil && len(a.effect.What) > 0 {
-		return strings.Join(a.effect.What, "; "), true
+	// an evasion stands if what it was for still works: the credential it
+	// was made with, or (a guardrail removed) no guardrail at the end
+	if a.err != nil || len(a.effect.What) == 0 {
+		return "", false
+	}
+	switch {
+	case in.works(a.cred):
+		return strings.Join(a.effect.What, "; ") + " (and " + a.cred.what + " still works)", true
+	case !in.r.guardrailHolds(a.account):
+		return strings.Join(a.effect.What, "; ") + " (and no guardrail holds in " + a.account + " at the end)", true
 	}
 	return "", false
 }

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/actions/sim"
 )
 
@@ -36,6 +37,13 @@ type Scenario struct {
 	Propagation map[string]Duration `yaml:"propagation"` // policy changes, per service
 	Intruder    Intruder            `yaml:"intruder"`
 	Responders  []Move              `yaml:"responders"`
+	// Faults make simulated calls fail (throttle) or slow (latency), as
+	// the organization file's faults: do.
+	Faults []Fault `yaml:"faults"`
+	// Without turns lockdown's defenses off, to show what each buys
+	// (actions.Defenses: baseline, confirm, coverage, freeze, order,
+	// per-principal).
+	Without []string `yaml:"without"`
 
 	file  string         // where it was read from ("" for built-ins: "built-in NAME")
 	lines map[string]int // YAML path -> line, for messages
@@ -98,6 +106,15 @@ type Move struct {
 	Approve bool     `yaml:"approve"` // approve the newest pending request...
 	After   Duration `yaml:"after"`   // ...this long after its card appears
 	Manual  string   `yaml:"manual"`  // the 2014 way, in the console: "change-password USER"
+}
+
+// Fault is a simulated AWS fault.
+type Fault struct {
+	Account   string   `yaml:"account"`   // 12 digits; empty: every account
+	Operation string   `yaml:"operation"` // e.g. ListAccessKeys or IAM.ListPolicies; "*" every operation
+	Throttle  bool     `yaml:"throttle"`
+	Times     int      `yaml:"times"` // 0: every call
+	Latency   Duration `yaml:"latency"`
 }
 
 // Duration is a YAML duration ("90s", "3m", "1h30m").
@@ -330,11 +347,12 @@ func (s *Scenario) errAt(path, format string, a ...any) *FileError {
 }
 
 var (
-	reName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
-	reSlackID = regexp.MustCompile(`^U[A-Z0-9]{2,31}$`)
-	reIAMName = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	reAccount = regexp.MustCompile(`^\d{12}$`)
-	reService = regexp.MustCompile(`^([a-z0-9-]{2,32}|\*)$`)
+	reName      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+	reSlackID   = regexp.MustCompile(`^U[A-Z0-9]{2,31}$`)
+	reIAMName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	reAccount   = regexp.MustCompile(`^\d{12}$`)
+	reService   = regexp.MustCompile(`^([a-z0-9-]{2,32}|\*)$`)
+	reOperation = regexp.MustCompile(`^(\*|([A-Za-z]{2,32}\.)?[A-Z][A-Za-z0-9]{1,63})$`)
 )
 
 func printable(s string, max int) bool {
@@ -370,6 +388,24 @@ func (s *Scenario) validate() error {
 			if d < 0 || d.D() > m.max {
 				return s.errAt(m.key+"."+svc, "%s.%s: between 0s and %s", m.key, svc, m.max)
 			}
+		}
+	}
+	for i, f := range s.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		switch {
+		case f.Account != "" && !reAccount.MatchString(f.Account):
+			return s.errAt(p+".account", "account %q: 12 digits, quoted", clip(f.Account))
+		case !reOperation.MatchString(f.Operation):
+			return s.errAt(p+".operation", "operation %q: an SDK operation name such as ListAccessKeys (or IAM.ListAccessKeys, or *)", clip(f.Operation))
+		case f.Times < 0 || f.Times > 100000, f.Latency < 0 || f.Latency.D() > maxLatency:
+			return s.errAt(p, "times: 0-100000 (0: every call); latency: 0s-%s", maxLatency)
+		case !f.Throttle && f.Latency == 0:
+			return s.errAt(p, "a fault throttles (throttle: true) or slows (latency: 2s)")
+		}
+	}
+	for i, d := range s.Without {
+		if !slices.Contains(actions.Defenses(), d) {
+			return s.errAt(fmt.Sprintf("without[%d]", i), "without: %q is not a defense: choose from %s", clip(d), strings.Join(actions.Defenses(), ", "))
 		}
 	}
 	if err := s.validateIntruder(); err != nil {

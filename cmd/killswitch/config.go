@@ -78,6 +78,9 @@ type AWSConfig struct {
 	Accounts          []string `yaml:"accounts"`
 	Organization      bool     `yaml:"organization"`
 	Concurrency       int      `yaml:"concurrency"`
+	// ConfirmTimeout bounds the wait for the guardrail to be shown in
+	// effect (the canary's dry run refused) before access is cut.
+	ConfirmTimeout time.Duration `yaml:"confirm_timeout"`
 }
 
 // StoreConfig is the store: section.
@@ -259,6 +262,9 @@ func (c *Config) validate() error {
 	}
 	if c.AWS.Concurrency < 0 || c.AWS.Concurrency > 64 {
 		bad("aws.concurrency %d: between 1 and 64", c.AWS.Concurrency)
+	}
+	if c.AWS.ConfirmTimeout < 0 || c.AWS.ConfirmTimeout > 15*time.Minute {
+		bad("aws.confirm_timeout %s: between 1s and 15m (default %s)", c.AWS.ConfirmTimeout, actions.DefaultConfirmTimeout)
 	}
 	switch c.Store.Driver {
 	case "sqlite", "postgres":

@@ -165,8 +165,10 @@ func TestDrillRunsOnTheEmbeddedDefault(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "CONTAINED: 0 of") || !strings.Contains(out, "creates backdoor user") {
-		t.Fatalf("drill output: %s", out)
+	for _, want := range []string{"Scorecard: CONTAINED", "resources lost: 0 of", "backdoor-user: created user", "clicks Approve", "types /killswitch lockdown"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("drill output lacks %q:\n%s", want, out)
+		}
 	}
 }
 
@@ -174,20 +176,29 @@ func TestDrillReportJSONContract(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
 		contained bool
-	}{{"codespaces", true}, {"codespaces-manual", false}} {
+		exit      int
+	}{{"codespaces", true, 0}, {"codespaces-manual", false, exitFailure}} {
 		code, out, stderr := runCLI(t, "drill", "--scenario", tc.scenario, "--json")
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
+		if code != tc.exit {
+			t.Fatalf("%s: exit %d, want %d: %s", tc.scenario, code, tc.exit, stderr)
 		}
 		var r struct {
-			Scenario           string   `json:"scenario"`
-			Contained          *bool    `json:"contained"`
-			TimeToContainmentS *float64 `json:"time_to_containment_s"`
-			ResourcesTotal     int      `json:"resources_total"`
-			ResourcesLost      *int     `json:"resources_lost"`
-			BackdoorsCreated   int      `json:"backdoors_created"`
-			BackdoorsDisabled  *int     `json:"backdoors_disabled"`
-			BreakGlassIntact   *bool    `json:"break_glass_intact"`
+			Scenario        string   `json:"scenario"`
+			Seed            *int64   `json:"seed"`
+			Contained       *bool    `json:"contained"`
+			TimeToApprovalS *float64 `json:"time_to_approval_s"`
+			ResourcesTotal  int      `json:"resources_total"`
+			ResourcesLost   *int     `json:"resources_lost"`
+			Lost            []struct {
+				Resource, Technique, Credential string
+				T                               *float64
+			} `json:"lost"`
+			BackdoorsCreated   int   `json:"backdoors_created"`
+			BackdoorsDisabled  *int  `json:"backdoors_disabled"`
+			TechniquesTried    int   `json:"techniques_tried"`
+			TechniquesWon      *int  `json:"techniques_won"`
+			CredentialsWorking *int  `json:"credentials_working"`
+			BreakGlassIntact   *bool `json:"break_glass_intact"`
 			Timeline           []struct {
 				T     *float64 `json:"t"`
 				Actor string   `json:"actor"`
@@ -197,12 +208,37 @@ func TestDrillReportJSONContract(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Scenario != tc.scenario || r.Contained == nil || *r.Contained != tc.contained || r.TimeToContainmentS == nil || r.ResourcesLost == nil ||
-			r.BackdoorsDisabled == nil || r.BreakGlassIntact == nil || r.ResourcesTotal == 0 || r.BackdoorsCreated == 0 || len(r.Timeline) == 0 || r.Timeline[0].T == nil {
-			t.Errorf("%s: report does not follow the contract: %s", tc.scenario, out)
+		if r.Scenario != tc.scenario || r.Seed == nil || r.Contained == nil || *r.Contained != tc.contained || r.ResourcesLost == nil || r.TechniquesWon == nil ||
+			r.CredentialsWorking == nil || r.BackdoorsDisabled == nil || r.BreakGlassIntact == nil || r.ResourcesTotal == 0 || r.BackdoorsCreated == 0 ||
+			r.TechniquesTried == 0 || len(r.Timeline) == 0 || r.Timeline[0].T == nil {
+			t.Errorf("%s: report does not follow the contract: %.2000s", tc.scenario, out)
+		}
+		if tc.contained && r.TimeToApprovalS == nil {
+			t.Errorf("%s: no time to approval", tc.scenario)
+		}
+		if !tc.contained && (len(r.Lost) == 0 || r.Lost[0].Technique == "" || r.Lost[0].T == nil) {
+			t.Errorf("%s: losses without technique or time: %+v", tc.scenario, r.Lost)
 		}
 	}
 	if code, _, stderr := runCLI(t, "drill", "--scenario", "nope"); code != exitUsage || !strings.Contains(stderr, "codespaces-manual") {
 		t.Errorf("unknown scenario: exit %d, %q", code, stderr)
+	}
+}
+
+func TestDrillScenarioFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "mine.yaml")
+	os.WriteFile(good, []byte("name: mine\norg: codespaces\nintruder:\n  holds: [{user: ops-admin}]\n  playbook: [delete-snapshots]\n  notices: {on: first-change}\nresponders:\n  - {at: 1m, manual: change-password ops-admin}\n"), 0o600)
+	if code, out, stderr := runCLI(t, "drill", "--scenario", good); code != exitFailure || !strings.Contains(out, "NOT CONTAINED") {
+		t.Errorf("a file whose responders only change a password: exit %d %q %q", code, out, stderr)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: bad\norg: codespaces\nintruder:\n  holds: [{user: ops-admin}]\n  playbok: [delete-snapshots]\n"), 0o600)
+	code, _, stderr := runCLI(t, "drill", "--scenario", bad)
+	if code != exitUsage || !strings.Contains(stderr, bad+":5:") || !strings.Contains(stderr, "playbook") || strings.Contains(stderr, "goroutine") {
+		t.Errorf("a misspelt key: exit %d %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "drill", "--scenario", filepath.Join(dir, "missing.yaml")); code != exitUsage || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("a missing file: exit %d %q", code, stderr)
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/bot"
-	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/slackfake"
+	"github.com/killswitch/killswitch/bot/store"
 )
 
 // assertUntouched: no Slack call, no request, no audit entry, no AWS change.

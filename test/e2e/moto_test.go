@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/killswitch/killswitch/test/awsint"
 	"github.com/killswitch/killswitch/bot/slackfake"
+	"github.com/killswitch/killswitch/test/awsint"
 	"github.com/killswitch/killswitch/test/moto"
 )
 

@@ -22,8 +22,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/killswitch/killswitch/bot"
-	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/slackfake"
+	"github.com/killswitch/killswitch/bot/store"
 )
 
 // The binary is built once per test binary, by the first process-level

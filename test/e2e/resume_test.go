@@ -10,8 +10,8 @@ import (
 
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/bot"
-	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/slackfake"
+	"github.com/killswitch/killswitch/bot/store"
 )
 
 // slowChanges delays every IAM change of the codespaces account.

@@ -27,11 +27,11 @@ import (
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/approval"
 	"github.com/killswitch/killswitch/bot/audit"
+	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/bot/store"
 	"github.com/killswitch/killswitch/bot/store/storetest"
 	"github.com/killswitch/killswitch/policies"
 	"github.com/killswitch/killswitch/test/awsint"
-	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/test/moto"
 )
 
