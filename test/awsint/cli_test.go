@@ -73,6 +73,7 @@ aws:
   management_account: %q
   organization: true
   role_name: %s
+  confirm_timeout: 1s
 store:
   driver: sqlite
   dsn: %q

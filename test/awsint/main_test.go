@@ -190,6 +190,7 @@ func newEngine(tb testing.TB, p awsapi.Provider, onCall func(actions.Call)) *act
 		BreakGlassTag:      BreakGlassTag,
 		BotRoleName:        ResponderRole,
 		Concurrency:        concurrency,
+		ConfirmTimeout:     ConfirmTimeout,
 		OnCall:             onCall,
 	})
 	if err != nil {

@@ -40,6 +40,10 @@ import (
 const (
 	// ResponderRole is the role the bot assumes in every account.
 	ResponderRole = "KillSwitchResponder"
+	// ConfirmTimeout is how long the engines of these tests wait for the
+	// guardrail canary: moto never evaluates SCPs or IAM denies, so the
+	// canary's dry run never fails and every lockdown goes on unconfirmed.
+	ConfirmTimeout = time.Second
 	// ResponderPolicy is the inline policy on ResponderRole: the rendered
 	// bot-policy.
 	ResponderPolicy = "KillSwitchResponderPolicy"

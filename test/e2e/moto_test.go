@@ -144,6 +144,7 @@ func TestProcessCrashResumeMoto(t *testing.T) {
   region: %s
   endpoint_url: %q
   role_name: %s
+  confirm_timeout: 1s
   management_account: %q
   accounts: [%q]`, moto.Region, slow.URL, awsint.ResponderRole, mgmt, mgmt))
 	env := childEnv(append(slackEnv,

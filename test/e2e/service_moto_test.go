@@ -228,6 +228,7 @@ func newMotoEnv(t *testing.T, srv *moto.Server, shim *awsint.Shim, org *awsint.O
 		BreakGlassPatterns: []string{awsint.BreakGlassPattern},
 		BreakGlassTag:      awsint.BreakGlassTag,
 		BotRoleName:        awsint.ResponderRole,
+		ConfirmTimeout:     awsint.ConfirmTimeout,
 		OnCall:             router.OnCall,
 	})
 	if err != nil {
