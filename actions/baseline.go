@@ -66,12 +66,28 @@ func IsBaselineWarning(w string) bool {
 // acctBaseline is one account's view of the request's baseline.
 type acctBaseline struct {
 	minAge time.Duration
-	at     time.Time // zero: no baseline old enough
-	arns   map[string]bool
+	at     time.Time         // zero: no baseline old enough
+	arns   map[string]string // ARN -> fingerprint ("" matches any state)
 }
 
-// trusts reports whether a claim of arn is confirmed (nil: unchecked).
-func (b *acctBaseline) trusts(arn string) bool { return b == nil || b.arns[arn] }
+// trusts reports whether p's claim is confirmed (nil: unchecked): the
+// baseline recorded p, as it is now.
+func (b *acctBaseline) trusts(p *principal) bool {
+	if b == nil {
+		return true
+	}
+	fp, ok := b.arns[p.arn]
+	return ok && (fp == "" || fp == p.fp)
+}
+
+// changed reports whether the baseline recorded p in another state.
+func (b *acctBaseline) changed(p *principal) bool {
+	if b == nil {
+		return false
+	}
+	fp, ok := b.arns[p.arn]
+	return ok && fp != "" && fp != p.fp
+}
 
 type baselineKey struct{}
 
@@ -91,14 +107,15 @@ func (a *acct) baselineFor(ctx context.Context) *acctBaseline {
 	if b == nil {
 		return nil
 	}
-	ab := &acctBaseline{minAge: a.e.BaselineMinAge(), arns: map[string]bool{}}
+	ab := &acctBaseline{minAge: a.e.BaselineMinAge(), arns: map[string]string{}}
 	r, ok := b.Accounts[a.id]
 	if !ok || r.At.IsZero() || r.At.After(a.started.Add(-ab.minAge)) {
 		return ab
 	}
 	ab.at = r.At
-	for _, p := range r.Principals {
-		ab.arns[p] = true
+	for _, e := range r.Principals {
+		arn, fp := parseEntry(e)
+		ab.arns[arn] = fp
 	}
 	return ab
 }
@@ -150,7 +167,10 @@ func (a *acct) namedLikeBot(p *principal) bool {
 func (a *acct) warnContained(p *principal, w *work) {
 	if c := a.claim(p); c != "" && p.base != nil {
 		why := fmt.Sprintf("there is no exemption baseline older than %s", human(p.base.minAge))
-		if !p.base.at.IsZero() {
+		switch {
+		case p.base.changed(p):
+			why = fmt.Sprintf("it changed since the exemption baseline of %s (a key or console password added, or its trust policy edited): someone may have made it a backdoor", p.base.at.UTC().Format(time.RFC3339))
+		case !p.base.at.IsZero():
 			why = fmt.Sprintf("it was not exempt in the exemption baseline of %s (the newest older than %s)", p.base.at.UTC().Format(time.RFC3339), human(p.base.minAge))
 		}
 		w.warn(fmt.Sprintf("%s is contained although it is exempt by %s: %s; %s", p.arn, c, why, howToExempt))
@@ -229,7 +249,7 @@ func (a *acct) exemptNow(ctx context.Context) ([]string, error) {
 			switch {
 			case a.isCaller(p) || a.configured(p) != "":
 			case a.claim(p) != "":
-				arns = append(arns, p.arn)
+				arns = append(arns, baselineEntry(p))
 			case p.err != nil && !noSuchEntity(p.err):
 				return nil, fmt.Errorf("%s %s: %w", p.kind, p.arn, p.err)
 			}

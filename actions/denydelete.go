@@ -58,17 +58,22 @@ func (e *Engine) tagExempt(ctx context.Context, accts []*acct, opt Options) {
 			}
 		}
 	})
+	exempt := union(lists)
+	for _, a := range accts {
+		if a != nil {
+			a.guardARNs = exempt
+		}
+	}
+}
+
+// union is the sorted union of lists.
+func union(lists [][]string) []string {
 	var all []string
 	for _, l := range lists {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	all = slices.Compact(all)
-	for _, a := range accts {
-		if a != nil {
-			a.guardARNs = all
-		}
-	}
+	return slices.Compact(all)
 }
 
 // DenyDeleteDocument renders the deny-delete policy with the engine's
@@ -84,7 +89,7 @@ func (e *Engine) DenyDeleteDocument() (string, error) {
 // limit.
 func (e *Engine) DenyDeleteParts() ([]string, error) { return e.denyDeleteParts(nil) }
 
-// denyDeleteParts is DenyDeleteParts naming principals exempt by tag.
+// denyDeleteParts is DenyDeleteParts naming the principals exempt by tag.
 func (e *Engine) denyDeleteParts(exemptARNs []string) ([]string, error) {
 	return policies.RenderParts("deny-delete", e.denyDeleteParams(exemptARNs))
 }

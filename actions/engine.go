@@ -186,6 +186,7 @@ type acct struct {
 	// break-glass mid-run gains nothing).
 	tagMu sync.Mutex
 	tags  map[string]map[string]string
+	fps   map[string]string // fingerprints of principals claiming an exemption (fingerprint.go)
 }
 
 // call runs one AWS call and reports it.
@@ -524,6 +525,9 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			if phase != DenyDelete && a.iamGuardrail && slices.Contains(info.phases(), DenyDelete) {
 				e.recheckGuardrail(ctx, a, opt, guard, rec, ar)
 			}
+			if phase == DisableUsers && len(info.Playbook) > 0 {
+				e.quarantine(ctx, a, popt, rec, ar)
+			}
 			w, err := e.build(ctx, a, phase, popt, org)
 			if err != nil {
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
@@ -583,6 +587,23 @@ func (e *Engine) recheckGuardrail(ctx context.Context, a *acct, opt Options, org
 	ar.Failures = append(ar.Failures, w.failuresOf(DenyDelete)...)
 	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
 		ar.Error = joinErr(ar.Error, fmt.Sprintf("deny-delete re-check: %s", errorText(err)))
+	}
+}
+
+// quarantine denies every session of the principals that look exempt (a
+// break-glass tag or pattern) but that the exemption baseline does not
+// confirm, first among lockdown's cuts: a pattern may keep them out of the
+// guardrail, and the guardrail is confirmed everywhere by now.
+func (e *Engine) quarantine(ctx context.Context, a *acct, opt Options, rec Recorder, ar *AccountResult) {
+	opt.quarantineOnly = true
+	w, err := e.build(ctx, a, RevokeSessions, opt, nil)
+	if err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("quarantine: %s", errorText(err)))
+		return
+	}
+	ar.Failures = append(ar.Failures, w.failuresOf(RevokeSessions)...)
+	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("quarantine: %s", errorText(err)))
 	}
 }
 

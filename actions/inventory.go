@@ -28,6 +28,9 @@ type principal struct {
 	// base: the baseline its exemption by tag or pattern is checked
 	// against (nil: unchecked; baseline.go).
 	base *acctBaseline
+	// fp: the fingerprint of a principal that claims an exemption
+	// (fingerprint.go), checked against the baseline's.
+	fp string
 }
 
 // inventory lists the account's principals with their tags. It is read
@@ -126,6 +129,9 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 			}
 			marker = out.Marker
 		}
+	}
+	if err := a.fingerprints(ctx, append(append([]*principal(nil), inv.users...), inv.roles...)); err != nil {
+		return nil, err
 	}
 	base := a.baselineFor(ctx)
 	for _, l := range [][]*principal{inv.users, inv.roles, inv.groups} {
@@ -233,7 +239,7 @@ func (a *acct) exemption(p *principal) string {
 	if arn := a.configured(p); arn != "" {
 		return "break-glass principal listed in the configuration (" + arn + ")"
 	}
-	if c := a.claim(p); c != "" && p.base.trusts(p.arn) {
+	if c := a.claim(p); c != "" && p.base.trusts(p) {
 		return c
 	}
 	if serviceLinked(p) {

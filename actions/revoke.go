@@ -19,6 +19,10 @@ import (
 // non-exempt user and role.
 const RevokePolicyName = "KillSwitchRevokeOlderSessions"
 
+// QuarantineUntil is the cut-off of a quarantined principal's revocation:
+// every session it will ever have was issued before it.
+var QuarantineUntil = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
 func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, error) {
 	doc, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: opt.RevokeBefore})
 	if err != nil {
@@ -28,9 +32,24 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 	if err != nil {
 		return nil, err
 	}
+	quarantine, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: QuarantineUntil})
+	if err != nil {
+		return nil, err
+	}
 	w := &work{}
 	change := fmt.Sprintf("deny sessions issued before %s (inline policy %s)", opt.RevokeBefore.UTC().Format(time.RFC3339), RevokePolicyName)
 	for _, p := range append(a.sortOut(inv.users, w), a.sortOut(inv.roles, w)...) {
+		doc, change, cutoff := doc, change, opt.RevokeBefore
+		if opt.quarantineOnly && a.claim(p) == "" {
+			continue
+		}
+		if a.claim(p) != "" {
+			// It looks exempt (a break-glass tag or pattern) but the
+			// baseline does not confirm it: every session is denied, also
+			// those minted later (a pattern may exempt it from the guardrail).
+			doc, cutoff = quarantine, QuarantineUntil
+			change = fmt.Sprintf("quarantine: deny every session, whenever issued (inline policy %s): it looks exempt, but the exemption baseline does not confirm it", RevokePolicyName)
+		}
 		old, found, err := a.getInline(ctx, p)
 		if err != nil {
 			// Without the policy it would replace, undo could not restore
@@ -40,7 +59,7 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 			}
 			continue
 		}
-		if found && (sameJSON(old, doc) || revokedSince(old, opt.RevokeBefore)) {
+		if found && (sameJSON(old, doc) || revokedSince(old, cutoff)) {
 			continue // already revoked at this time or later
 		}
 		s := Step{Action: RevokeSessions, Account: a.id, Op: opPutInline, Principal: p.arn, Resource: RevokePolicyName, Prior: old, Reversible: true, Change: change}
@@ -49,7 +68,7 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 			return gone(a.putInline(ctx, p.kind, p.name, p.arn, RevokePolicyName, doc), fmt.Sprintf("%s %q", p.kind, p.name))
 		})
 	}
-	if len(inv.users) > 0 {
+	if len(inv.users) > 0 && !opt.quarantineOnly {
 		w.warnings = append(w.warnings, "revoke-sessions does not stop long-term access keys or console passwords: disable-users (or lockdown) does")
 	}
 	return w, nil

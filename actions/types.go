@@ -201,6 +201,10 @@ type Options struct {
 	// Baseline, when set, is what exemptions by tag or pattern are checked
 	// against (baseline.go); nil keeps them unchecked.
 	Baseline *Baseline
+
+	// quarantineOnly: revoke-sessions acts only on the principals that look
+	// exempt but are not (lockdown quarantines them first among its cuts).
+	quarantineOnly bool
 }
 
 // Recorder persists each step of Apply twice: with status "started" before

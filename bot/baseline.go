@@ -102,8 +102,8 @@ func (s *Service) storeBaseline(ctx context.Context, actor string, got map[strin
 		}
 		r := recorded{b: b}
 		for _, p := range b.Principals {
-			if !slices.Contains(prev.Principals, p) {
-				r.added = append(r.added, p)
+			if !slices.Contains(prev.Principals, p) { // new, or changed (a new fingerprint)
+				r.added = append(r.added, actions.BaselineARN(p))
 			}
 		}
 		out = append(out, r)

@@ -148,7 +148,7 @@ func TestBotPolicyIsNarrow(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`"Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/Responder"`,
+		`"Action":"sts:AssumeRole","Resource":["arn:aws:iam::*:role/Responder","arn:aws:iam::*:role/KillSwitchCanary"]`,
 		`"arn:aws:iam::*:policy` + ManagedPolicyPath + `KillSwitch*"`,
 		`"iam:PolicyARN":"arn:aws:iam::*:policy` + ManagedPolicyPath + `KillSwitch*"`,
 		`"aws:ResourceTag/` + ManagedTagKey + `":"true"`,

@@ -2,11 +2,13 @@ package drill
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/killswitch/killswitch/actions"
+	"github.com/killswitch/killswitch/actions/sim"
 )
 
 // defenseCase is a scenario in which one defense of lockdown is what stops
@@ -67,7 +69,7 @@ var defenseCases = []defenseCase{
 	// failure is per principal: without it, one throttled read leaves the
 	// whole account uncut and the backdoor user works
 	{defense: actions.DefensePerPrincipal, technique: "backdoor-user", propagation: "4s", holds: "[{user: ops-admin}]",
-		extra: "faults: [{operation: ListAccessKeys, throttle: true, times: 2}]", // the plan's first read, then the run's
+		extra: "faults: [{operation: ListServiceSpecificCredentials, throttle: true}]", // every user: keys are still cut
 		setup: "[backdoor-user]", notice: "first-denied", playbook: "[delete-snapshots]"},
 }
 
@@ -143,3 +145,55 @@ func triedIn(r *Report) []string {
 	}
 	return tried
 }
+
+// TestEveryTechniqueAtEveryPoint: the intruder of a built-in scenario uses
+// every persistence and evasion technique before the first step (its setup),
+// and every technique once it notices the response — its first refused call,
+// or the bot's first change once the guardrail can have propagated — after
+// delays that put its moves before, between and during lockdown's later
+// phases. Lockdown loses nothing and leaves no working credential.
+func TestEveryTechniqueAtEveryPoint(t *testing.T) {
+	// Before the response nothing stops the intruder destroying, blinding
+	// or exfiltrating; and a password it changes on a break-glass user
+	// leaves no trace IAM's API can show (README, "What lockdown cannot
+	// do"). Everything else it does then must not survive lockdown.
+	preResponseOnly := map[string]bool{"change-password": true, "delete-cloudtrail": true, "stop-cloudtrail": true,
+		"delete-log-groups": true, "delete-guardduty-detector": true, "stop-config-recorder": true}
+	var early []string
+	for _, tq := range sim.Techniques() {
+		if tq.Tactic != "impact" && tq.Tactic != "exfiltration" && tq.Needs == "" && !preResponseOnly[tq.ID] {
+			early = append(early, tq.ID)
+		}
+	}
+	for _, name := range []string{"codespaces", "org-takeover"} {
+		for _, notice := range []string{"first-denied", "first-change"} {
+			for _, after := range []string{"500ms", "5s", "15s", "45s"} {
+				src, _ := BuiltinSource(name)
+				doc := string(src)
+				if notice == "first-change" {
+					after = map[string]string{"500ms": "30s", "5s": "45s", "15s": "60s", "45s": "120s"}[after] // past the propagation delay and the attachments
+				}
+				doc = reNotices.ReplaceAllString(doc, fmt.Sprintf("notices: {on: %s, after: %s}", notice, after))
+				doc = reSetupLine.ReplaceAllString(doc, "")
+				doc = rePlaybook.ReplaceAllString(doc, "playbook: [all]\n  setup: ["+strings.Join(early, ", ")+"]\n")
+				if !strings.Contains(doc, "setup: [add-access-key") {
+					t.Fatalf("the scenario was not rewritten:\n%s", doc)
+				}
+				s, err := Parse([]byte(doc), name+".yaml", "")
+				if err != nil {
+					t.Fatalf("%v\n%s", err, doc)
+				}
+				r := play(t, s)
+				if !r.Contained || r.TechniquesWon > 0 || r.ResourcesLost > 0 {
+					t.Errorf("%s, noticing on %s after %s: lost %d, won %+v, working %v", name, notice, after, r.ResourcesLost, r.Won, r.Working)
+				}
+			}
+		}
+	}
+}
+
+var (
+	reNotices   = regexp.MustCompile(`notices: \{[^}]*\}`)
+	rePlaybook  = regexp.MustCompile(`(?s)playbook:\n(\s+- [a-z0-9-]+\n)+`)
+	reSetupLine = regexp.MustCompile(`(?m)^  setup: \[[a-z0-9, -]*\]\n`)
+)
