@@ -90,8 +90,24 @@ func (e *Engine) DenyDeleteDocument() (string, error) {
 func (e *Engine) DenyDeleteParts() ([]string, error) { return e.denyDeleteParts(nil) }
 
 // denyDeleteParts is DenyDeleteParts naming the principals exempt by tag.
+// Rendering and validating is costly and every account and phase asks for
+// the same parts, so they are kept per set of ARNs.
 func (e *Engine) denyDeleteParts(exemptARNs []string) ([]string, error) {
-	return policies.RenderParts("deny-delete", e.denyDeleteParams(exemptARNs))
+	key := strings.Join(exemptARNs, "\n")
+	e.partsMu.Lock()
+	defer e.partsMu.Unlock()
+	if parts, ok := e.parts[key]; ok {
+		return slices.Clone(parts), nil
+	}
+	parts, err := policies.RenderParts("deny-delete", e.denyDeleteParams(exemptARNs))
+	if err != nil {
+		return nil, err
+	}
+	if e.parts == nil || len(e.parts) > 64 {
+		e.parts = map[string][]string{}
+	}
+	e.parts[key] = parts
+	return slices.Clone(parts), nil
 }
 
 // DenyDeletePartName is the name of part i (0-based) of the guardrail, as an

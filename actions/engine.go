@@ -64,6 +64,9 @@ type Config struct {
 type Engine struct {
 	provider awsapi.Provider
 	cfg      Config
+
+	partsMu sync.Mutex
+	parts   map[string][]string // rendered guardrail parts by exempt ARNs (denyDeleteParts)
 }
 
 // DefaultBotRoleName is the responder role's default name.
@@ -499,7 +502,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 	var guard *orgWork // the organization's guardrail work, kept for later phases' re-checks
 	for _, phase := range e.phasesFor(info) {
 		var org *orgWork
-		popt := e.phaseOptions(info, phase, opt, res)
+		popt := opt
 		if phase == DenyDelete {
 			e.tagExempt(ctx, accts, opt)
 			org, err = e.orgWork(ctx, accts, opt)
@@ -528,7 +531,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			if phase == DisableUsers && len(info.Playbook) > 0 {
 				e.quarantine(ctx, a, popt, rec, ar)
 			}
-			w, err := e.build(ctx, a, phase, popt, org)
+			w, err := e.build(ctx, a, phase, e.phaseOptions(info, phase, popt, ar), org)
 			if err != nil {
 				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
 				return
@@ -555,21 +558,20 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 	return res, ctx.Err()
 }
 
-// phaseOptions are the options of one phase. In a playbook the revocation
-// cut-off is moved past the last long-term credential this run cut: a
-// session the intruder minted from a key or a console password before it
-// was cut was issued before the cut-off, so no session minted during the run
-// survives. (A run that cut nothing keeps the request's pinned time, so a
-// second Apply changes nothing.)
-func (e *Engine) phaseOptions(info Info, phase string, opt Options, res *Result) Options {
+// phaseOptions are the options of one phase in one account. In a playbook
+// the revocation cut-off is moved past the last long-term credential this
+// run cut in the account: a session the intruder minted from a key or a
+// console password before it was cut was issued before the cut-off, so no
+// session minted during the run survives (the guardrail's freeze keeps a
+// key from minting sessions in other accounts). A run that cut nothing
+// there keeps the request's pinned time, so a second Apply changes nothing.
+func (e *Engine) phaseOptions(info Info, phase string, opt Options, ar *AccountResult) Options {
 	if phase != RevokeSessions || len(info.Playbook) == 0 || !e.has(DefenseOrder) {
 		return opt
 	}
-	for _, ar := range res.Accounts {
-		for _, s := range ar.Steps {
-			if s.Action == DisableUsers && s.Status == StepDone && s.At.After(opt.RevokeBefore) {
-				opt.RevokeBefore = s.At
-			}
+	for _, s := range ar.Steps {
+		if s.Action == DisableUsers && s.Status == StepDone && s.At.After(opt.RevokeBefore) {
+			opt.RevokeBefore = s.At
 		}
 	}
 	return e.defaults(opt)

@@ -117,7 +117,7 @@ func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, err
 	for _, f := range s.Faults {
 		org.InjectFault(sim.Fault{Account: f.Account, Operation: f.Operation, Throttle: f.Throttle, Times: f.Times, Latency: f.Latency.D()})
 	}
-	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db")+"?_pragma=synchronous(OFF)") // a drill's store is thrown away
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "drill.db")+"?_pragma=synchronous(OFF)&_pragma=journal_mode(MEMORY)") // a drill's store is thrown away
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +287,11 @@ func (r *run) resources() int {
 	return n
 }
 
-// monitor samples, every half second of simulated time, whether the
+// monitor samples, every second of simulated time, whether the
 // guardrail is in effect in each account and whether any intruder
 // credential still works; it ends when it is the last lane.
 func (r *run) monitor(ctx context.Context) {
-	const every = 500 * time.Millisecond
+	const every = time.Second
 	settled := false
 	for r.clock.Sleep(ctx, every) == nil {
 		now := r.clock.Now()
