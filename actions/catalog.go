@@ -15,7 +15,19 @@ type Info struct {
 	Undo       string   `json:"undo"`
 	Playbook   []string `json:"playbook,omitempty"` // the actions a playbook runs, in order
 	Policies   []string `json:"policies,omitempty"` // policy documents it attaches (see package policies)
+	// Costs: what the action's defenses cost while they are in place, one
+	// line each (shown on the plan, the card and the runbook); undo lifts
+	// every one.
+	Costs []string `json:"costs,omitempty"`
 }
+
+// Costs of the defenses, one line each.
+var (
+	costFreeze = "IAM is frozen for everyone but break-glass and the bot until undo: no new users, keys, passwords, policies or role sessions (AWS services still get their roles' credentials)"
+	costCanary = "the bot waits (up to aws.confirm_timeout, default 60s) until the canary role KillSwitchCanary, which the responder template creates in every account, is refused a dry-run delete"
+	costRevoke = "every session of a non-exempt user or role issued before the cut-off ends, workloads' included: they need new credentials"
+	costLogins = "console passwords are deleted and cannot come back with undo: users need new ones"
+)
 
 // Action names.
 const (
@@ -31,14 +43,15 @@ var catalog = []Info{
 	{Name: DenyDelete, Mutating: true, Reversible: true,
 		Summary:  "guardrail: deny destructive calls (snapshots, AMIs, volumes, buckets and objects, backups, RDS, DynamoDB, KMS key deletion, trail and log deletion, leaving the Organization) to everyone but break-glass and the bot; an SCP on member accounts, an IAM managed policy on every non-exempt user, group and role of a management or standalone account",
 		Undo:     "detach the SCP or managed policy and delete the policy killswitch created",
-		Policies: []string{"deny-delete"}},
+		Policies: []string{"deny-delete"}, Costs: []string{costFreeze, costCanary}},
 	{Name: RevokeSessions, Mutating: true, Reversible: true,
 		Summary:  "inline deny on aws:TokenIssueTime older than the request for every non-exempt role and user: every session issued before it stops working (long-term access keys are not affected: use disable-users)",
 		Undo:     "remove the inline policy (or restore the one it replaced)",
-		Policies: []string{"revoke-older-sessions"}},
+		Policies: []string{"revoke-older-sessions"}, Costs: []string{costRevoke}},
 	{Name: DisableUsers, Mutating: true, Reversible: true,
 		Summary: "for every non-exempt IAM user: delete the console login profile, deactivate access keys, SSH public keys and service-specific credentials",
-		Undo:    "reactivate what it deactivated; console passwords cannot come back and are reported"},
+		Undo:    "reactivate what it deactivated; console passwords cannot come back and are reported",
+		Costs:   []string{costLogins}},
 	{Name: RotateKeys, Mutating: true, Reversible: true,
 		Summary: "for every non-exempt user's active access key: create a replacement stored in Secrets Manager as killswitch/rotated-keys/<user> (never shown in Slack or logs), then deactivate the old key; never more than two keys per user",
 		Undo:    "reactivate the old keys and deactivate the replacements"},
@@ -49,7 +62,8 @@ var catalog = []Info{
 		Summary:  "playbook, with one approval: deny-delete (the guardrail, which also freezes IAM and session minting for everyone but break-glass and the bot) on every account in scope, then disable-users, then revoke-sessions with a cut-off taken after every long-term credential is cut, so no session minted during the run survives; in management and standalone accounts the IAM guardrail is re-attached to any new principal before each later phase",
 		Undo:     "undo in reverse order",
 		Playbook: []string{DenyDelete, DisableUsers, RevokeSessions},
-		Policies: []string{"deny-delete", "revoke-older-sessions"}},
+		Policies: []string{"deny-delete", "revoke-older-sessions"},
+		Costs:    []string{costFreeze, costCanary, costRevoke, costLogins}},
 }
 
 // Catalog returns every vetted action, sorted by name.

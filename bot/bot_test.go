@@ -601,3 +601,28 @@ func (stubEngine) Apply(_ context.Context, action string, accounts []string, _ a
 func (stubEngine) Undo(_ context.Context, action string, _ []actions.Step, _ actions.Options, _ actions.Recorder) (*actions.Result, error) {
 	return &actions.Result{Action: action, Undo: true, Status: actions.StatusSucceeded}, nil
 }
+
+// TestCardSaysWhatTheDefensesCost: the card of every action whose defenses
+// cost something lists each cost, one line each (undo cards do not).
+func TestCardSaysWhatTheDefensesCost(t *testing.T) {
+	for _, info := range actions.Catalog() {
+		r := &store.Request{ID: "ks-0c0570ff", Kind: store.KindAction, Action: info.Name, Accounts: []string{"111122223333"},
+			Reason: "intruder", Requester: requester, State: store.Pending, ExpiresAt: time.Now().Add(time.Hour)}
+		raw, _ := json.Marshal(renderCard(cardView{Req: r, Plan: &actions.Plan{Action: info.Name}, Required: 1}))
+		for _, c := range info.Costs {
+			if !strings.Contains(string(raw), esc(c)) {
+				t.Errorf("the %s card does not say: %s", info.Name, c)
+			}
+		}
+		if strings.Contains(string(raw), "What it costs") != (len(info.Costs) > 0) {
+			t.Errorf("the %s card: a costs section %v, costs %d", info.Name, strings.Contains(string(raw), "What it costs"), len(info.Costs))
+		}
+		r.Kind = store.KindUndo
+		if raw, _ := json.Marshal(renderCard(cardView{Req: r, Plan: &actions.Plan{Action: info.Name}, Required: 1})); strings.Contains(string(raw), "What it costs") {
+			t.Errorf("an undo of %s shows the costs of the action", info.Name)
+		}
+	}
+	if info, _ := actions.Lookup(actions.Lockdown); len(info.Costs) < 3 {
+		t.Errorf("lockdown's costs: %v", info.Costs)
+	}
+}

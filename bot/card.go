@@ -218,6 +218,9 @@ func renderCard(v cardView) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
 	blocks = append(blocks, section("*Reason*\n>"+esc(r.Reason)))
+	if info, err := actions.Lookup(r.Action); err == nil && len(info.Costs) > 0 && r.Kind != store.KindUndo {
+		blocks = append(blocks, section(cut("*What it costs until undo*\n• "+esc(strings.Join(info.Costs, "\n• ")), maxSectionText)))
+	}
 	blocks = append(blocks, section(statusLine(v)))
 	blocks = append(blocks, slack.NewDividerBlock())
 

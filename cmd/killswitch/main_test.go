@@ -125,7 +125,8 @@ func TestPlanTextAndDefaultConfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"plan lockdown on 1 account(s)", "account 111122223333 (standalone)", "attach managed policy KillSwitchDenyDelete", "exempt:"} {
+	for _, want := range []string{"plan lockdown on 1 account(s)", "account 111122223333 (standalone)", "attach managed policy KillSwitchDenyDelete", "exempt:",
+		"cost until undo: IAM is frozen", "cost until undo: every session", "cost until undo: the bot waits"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan text lacks %q", want)
 		}

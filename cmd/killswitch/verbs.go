@@ -118,6 +118,11 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 func printPlan(out io.Writer, p *actions.Plan) {
 	t, c, x := p.Counts()
 	fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
+	if info, err := actions.Lookup(p.Action); err == nil {
+		for _, cost := range info.Costs {
+			fmt.Fprintf(out, "  cost until undo: %s\n", cost)
+		}
+	}
 	for _, a := range p.Accounts {
 		fmt.Fprintf(out, "\naccount %s", a.Account)
 		if a.Kind != "" {
