@@ -51,11 +51,19 @@ func TestApplyAndUndoEveryMutatingAction(t *testing.T) {
 			if unplanned, notDone := actions.Diff(plan, res); len(unplanned)+len(notDone) > 0 {
 				t.Errorf("apply differs from the plan on an unchanged organization:\nunplanned: %v\nnot done: %v", unplanned, notDone)
 			}
+			ended := time.Now()
 			after := readState(t, org, nil)
-			AssertState(t, "after apply", x.Applied(t, action, opt.RequestID, before, after), after)
-			if action == actions.RevokeSessions || action == actions.Lockdown {
+			switch action {
+			case actions.RevokeSessions:
 				CheckPinnedRevokeTime(t, after, rb)
+			case actions.Lockdown:
+				x.SetRevokeCutoffs(t, CheckLockdownRevokeTime(t, after, rb, ended, res))
+				CheckLockdownOrder(t, res)
 			}
+			if action == actions.DenyDelete || action == actions.Lockdown {
+				CheckGuardrailUnconfirmed(t, res)
+			}
+			AssertState(t, "after apply", x.Applied(t, action, opt.RequestID, before, after), after)
 			CheckBotRoleUntouched(t, org, before, after)
 
 			// A second Apply of the same request finds everything contained.
@@ -113,8 +121,8 @@ func TestStandaloneAccountLockdown(t *testing.T) {
 	if len(plan.Accounts) != 1 || plan.Accounts[0].Kind != actions.KindStandalone || plan.Accounts[0].Error != "" {
 		t.Fatalf("plan: %s", mustJSON(t, plan))
 	}
-	if w := strings.Join(plan.Accounts[0].Warnings, "\n"); !strings.Contains(w, "deny-delete uses the IAM managed policy fallback: standalone account: no Organization, so no SCP") {
-		t.Errorf("the plan does not say why deny-delete is an IAM policy here: %s", w)
+	if w, want := strings.Join(plan.Accounts[0].Warnings, "\n"), IAMFallbackWarning(GuardrailParts(t, org, e), "standalone account: no Organization, so no SCP"); !strings.Contains(w, want) {
+		t.Errorf("the plan does not say why deny-delete is an IAM policy here (want %q): %s", want, w)
 	}
 	rec := &stepRecorder{}
 	res, err := e.Apply(ctx, actions.Lockdown, org.IDs(), opt, rec)
@@ -124,9 +132,12 @@ func TestStandaloneAccountLockdown(t *testing.T) {
 	if p := res.Problems(); len(p) > 0 || res.Status != actions.StatusSucceeded {
 		t.Fatalf("apply: status %s: %v", res.Status, p)
 	}
+	ended := time.Now()
+	CheckGuardrailUnconfirmed(t, res)
+	CheckLockdownOrder(t, res)
 	after := readState(t, org, nil)
+	x.SetRevokeCutoffs(t, CheckLockdownRevokeTime(t, after, rb, ended, res))
 	AssertState(t, "after lockdown", x.Applied(t, actions.Lockdown, opt.RequestID, before, after), after)
-	CheckPinnedRevokeTime(t, after, rb)
 	CheckBotRoleUntouched(t, org, before, after)
 
 	undo, err := e.Undo(ctx, actions.Lockdown, rec.all(), actions.Options{RequestID: "ks-it-standalone-undo"}, &stepRecorder{})
@@ -186,9 +197,16 @@ func TestSCPLimitFallsBackToIAMPolicy(t *testing.T) {
 			warnings = a.Warnings
 		}
 	}
-	if w := strings.Join(warnings, "\n"); !strings.Contains(w, "already has 5 SCPs") {
-		t.Errorf("%s: no warning about the SCP limit: %s", full, w)
+	parts := GuardrailParts(t, org, e)
+	for _, want := range []string{
+		fmt.Sprintf("account %s has 5 SCPs attached and the guardrail needs %d more", full, len(parts)),
+		IAMFallbackWarning(parts, "SCP limit reached"),
+	} {
+		if w := strings.Join(warnings, "\n"); !strings.Contains(w, want) {
+			t.Errorf("%s: no warning %q about the SCP limit: %s", full, want, w)
+		}
 	}
+	CheckGuardrailUnconfirmed(t, res)
 	after := readState(t, org, nil)
 	AssertState(t, "after deny-delete", x.Applied(t, actions.DenyDelete, opt.RequestID, before, after), after)
 

@@ -137,17 +137,14 @@ store:
 	if rb.IsZero() {
 		t.Fatalf("no revoke-sessions change in the plan:\n%s", mustJSON(t, plan))
 	}
-	dd, err := newEngine(t, newFactory(t), nil).DenyDeleteDocument()
-	if err != nil {
-		t.Fatal(err)
-	}
+	parts := GuardrailParts(t, org, newEngine(t, newFactory(t), nil))
 	roots := rootID(t)
 	for _, ap := range plan.Accounts {
 		if ap.Error != "" || len(ap.Targets) == 0 {
 			t.Errorf("%s: error %q, %d targets", ap.Account, ap.Error, len(ap.Targets))
 		}
-		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, len(dd)))
-		checkPlanWarnings(t, org, actions.Lockdown, ap)
+		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, parts))
+		checkPlanWarnings(t, org, actions.Lockdown, ap, parts)
 	}
 	AssertState(t, "after the CLI's plan (read-only)", before, readState(t, org, nil))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,8 +24,11 @@ type Expect struct {
 	// NewExpect sets the management account, a test adds members at the limit).
 	IAMDenyDelete map[string]bool
 	rb            time.Time
-	denyDoc       string // normalized
-	revokeDoc     string // normalized
+	denyDocs      []string // the guardrail's parts, in order, normalized
+	revokeDoc     string   // normalized, at the pinned cut-off
+	// revokeDocs: per account, the revocation at the cut-off lockdown took
+	// there (SetRevokeCutoffs); accounts missing here use revokeDoc.
+	revokeDocs map[string]string
 }
 
 // NewExpect returns the expectations for org: e renders the deny-delete
@@ -32,15 +36,80 @@ type Expect struct {
 // cut-off the run pins.
 func NewExpect(t testing.TB, org *Org, e *actions.Engine, rb time.Time) *Expect {
 	t.Helper()
-	dd, err := e.DenyDeleteDocument()
-	if err != nil {
-		t.Fatal(err)
-	}
+	parts := GuardrailParts(t, org, e)
 	rv, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: rb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Expect{org: org, rb: rb, denyDoc: normDoc(dd), revokeDoc: normDoc(rv), IAMDenyDelete: map[string]bool{org.Management: true}}
+	x := &Expect{org: org, rb: rb, revokeDoc: normDoc(rv), IAMDenyDelete: map[string]bool{org.Management: true}, revokeDocs: map[string]string{}}
+	for _, d := range parts {
+		x.denyDocs = append(x.denyDocs, normDoc(d))
+	}
+	return x
+}
+
+// SetRevokeCutoffs makes the expected revocation of each account in
+// cutoffs deny the sessions issued before its cut-off (lockdown takes the
+// cut-off per account: CheckLockdownRevokeTime).
+func (x *Expect) SetRevokeCutoffs(t testing.TB, cutoffs map[string]time.Time) {
+	t.Helper()
+	for id, c := range cutoffs {
+		rv, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.revokeDocs[id] = normDoc(rv)
+	}
+}
+
+// TagExemptARNs are the principals the seed exempted by the break-glass tag
+// in every account of org, sorted: the guardrail names them by ARN (a tag
+// condition would exempt whoever can tag itself).
+func TagExemptARNs(org *Org) []string {
+	var out []string
+	for _, id := range org.IDs() {
+		a := org.Accounts[id]
+		for _, p := range append(append([]Principal(nil), a.Users...), a.Roles...) {
+			if p.Exempt == ExemptTag {
+				out = append(out, p.ARN)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// GuardrailParts are the documents deny-delete must attach in org (as SCPs
+// KillSwitchDenyDelete, KillSwitchDenyDelete-2, ... and as the IAM managed
+// policies of the same names): the guardrail rendered with the seed's
+// break-glass pattern, the bot's role and tag, and naming the principals the
+// seed exempted by tag (TagExemptARNs). Rendered without those ARNs, the
+// same parameters must give exactly the engine's own DenyDeleteParts: the
+// test renders what the engine's configuration says, nothing else.
+func GuardrailParts(t testing.TB, org *Org, e *actions.Engine) []string {
+	t.Helper()
+	params := func(arns []string) policies.Params {
+		return policies.Params{ExemptPatterns: []string{BreakGlassPattern, "arn:aws:iam::*:role/" + ResponderRole}, ExemptARNs: arns, ExemptTag: BreakGlassTag}
+	}
+	own, err := e.DenyDeleteParts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := policies.RenderParts("deny-delete", params(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(own, mine) {
+		t.Fatalf("the engine's guardrail (%d parts) is not the one rendered from the seed's exemptions (%d parts): the engine is configured with other exemptions than the seed's", len(own), len(mine))
+	}
+	parts, err := policies.RenderParts("deny-delete", params(TagExemptARNs(org)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) == 0 {
+		t.Fatal("the guardrail renders to no part")
+	}
+	return parts
 }
 
 // exempt reports whether the seed made arn as a principal killswitch must
@@ -50,15 +119,22 @@ func (x *Expect) exempt(account, arn string) bool {
 	return ok && p.Exempt != ""
 }
 
-// DenyDeletePolicyARN is the IAM managed policy deny-delete creates in account.
-func DenyDeletePolicyARN(account string) string {
-	return "arn:aws:iam::" + account + ":policy/killswitch/" + actions.DenyDeletePolicyName
+// DenyDeletePolicyARN is the IAM managed policy deny-delete creates in
+// account (its first part).
+func DenyDeletePolicyARN(account string) string { return DenyDeletePartARN(account, 0) }
+
+// DenyDeletePartARN is part i (0-based) of the IAM managed policy
+// guardrail in account.
+func DenyDeletePartARN(account string, i int) string {
+	return "arn:aws:iam::" + account + ":policy/killswitch/" + actions.DenyDeletePartName(i)
 }
 
-// Phases returns the single actions of an action.
+// Phases returns the single actions of an action, in the order it runs
+// them: lockdown is the guardrail (confirmed), then disable-users, then
+// revoke-sessions.
 func Phases(action string) []string {
 	if action == actions.Lockdown {
-		return []string{actions.DenyDelete, actions.RevokeSessions, actions.DisableUsers}
+		return []string{actions.DenyDelete, actions.DisableUsers, actions.RevokeSessions}
 	}
 	return []string{action}
 }
@@ -106,22 +182,28 @@ func (x *Expect) Undone(t testing.TB, action, reqID string, before, applied *Org
 func (x *Expect) denyDelete(s *OrgState) {
 	if !x.org.Standalone {
 		s.SCPEnabled = true
-		s.SCPs[actions.DenyDeletePolicyName] = x.denyDoc
+		for i, doc := range x.denyDocs {
+			s.SCPs[actions.DenyDeletePartName(i)] = doc
+		}
 		for _, m := range x.org.Members {
 			if !x.IAMDenyDelete[m] {
-				s.Accounts[m].AttachedSCPs[actions.DenyDeletePolicyName] = true
+				for i := range x.denyDocs {
+					s.Accounts[m].AttachedSCPs[actions.DenyDeletePartName(i)] = true
+				}
 			}
 		}
 	}
 	// SCPs do not restrict the management account (and a standalone account
-	// has none): the IAM managed policy goes on every non-exempt user, group
+	// has none): the IAM managed policies go on every non-exempt user, group
 	// and role there.
 	for id := range x.IAMDenyDelete {
-		arn := DenyDeletePolicyARN(id)
-		s.Accounts[id].Policies[arn] = x.denyDoc
-		for parn, p := range s.Accounts[id].Principals {
-			if !x.exempt(id, parn) {
-				p.Attached[arn] = true
+		for i, doc := range x.denyDocs {
+			arn := DenyDeletePartARN(id, i)
+			s.Accounts[id].Policies[arn] = doc
+			for parn, p := range s.Accounts[id].Principals {
+				if !x.exempt(id, parn) {
+					p.Attached[arn] = true
+				}
 			}
 		}
 	}
@@ -129,9 +211,13 @@ func (x *Expect) denyDelete(s *OrgState) {
 
 func (x *Expect) revoke(s *OrgState) {
 	for id, a := range s.Accounts {
+		doc, ok := x.revokeDocs[id]
+		if !ok {
+			doc = x.revokeDoc
+		}
 		for arn, p := range a.Principals {
 			if p.Kind != "group" && !x.exempt(id, arn) {
-				p.Inline[actions.RevokePolicyName] = x.revokeDoc
+				p.Inline[actions.RevokePolicyName] = doc
 			}
 		}
 	}
@@ -254,6 +340,173 @@ func CheckPinnedRevokeTime(t testing.TB, s *OrgState, rb time.Time) {
 	}
 	if n == 0 {
 		t.Error("no principal carries " + actions.RevokePolicyName)
+	}
+}
+
+// GuardrailPartNames are the names of n guardrail parts:
+// KillSwitchDenyDelete, KillSwitchDenyDelete-2, ...
+func GuardrailPartNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = actions.DenyDeletePartName(i)
+	}
+	return out
+}
+
+// IAMFallbackWarning is the warning of an account where deny-delete is the
+// IAM managed policies (one per part), and why.
+func IAMFallbackWarning(parts []string, why string) string {
+	return fmt.Sprintf("deny-delete uses the IAM managed policy fallback (%s, %d managed-policy slot(s) of each principal): %s",
+		strings.Join(GuardrailPartNames(len(parts)), ", "), len(parts), why)
+}
+
+// CeilSecond rounds t up to a whole second, as the revocation policy
+// renders its cut-off (aws:TokenIssueTime has one-second precision).
+func CeilSecond(t time.Time) time.Time {
+	t = t.UTC()
+	if f := t.Truncate(time.Second); f.Before(t) {
+		return f.Add(time.Second)
+	}
+	return t
+}
+
+// LastDisableUsers is, per account, the time of the last disable-users step
+// the results did there (zero if none).
+func LastDisableUsers(results ...*actions.Result) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		for _, s := range r.Steps() {
+			if s.Action == actions.DisableUsers && s.Status == actions.StepDone && s.At.After(out[s.Account]) {
+				out[s.Account] = s.At
+			}
+		}
+	}
+	return out
+}
+
+// CheckLockdownRevokeTime checks the revocations lockdown left in s, and
+// returns the cut-off of each account. Lockdown takes the cut-off per
+// account, after the last long-term credential it cut there: in each
+// account every KillSwitchRevokeOlderSessions denies sessions issued before
+// one and the same instant, no earlier than the pinned rb, no earlier than
+// the last disable-users step of the results in that account (rounded up to
+// the second: no session minted from a key before it was cut survives), and
+// no later than until (when the last run ended, rounded up): a cut-off in
+// the future would also end the sessions minted after the response.
+func CheckLockdownRevokeTime(t testing.TB, s *OrgState, rb, until time.Time, results ...*actions.Result) map[string]time.Time {
+	t.Helper()
+	last := LastDisableUsers(results...)
+	cutoffs := map[string]time.Time{}
+	for _, id := range sortedKeys(s.Accounts) {
+		a := s.Accounts[id]
+		var first string
+		for _, arn := range sortedKeys(a.Principals) {
+			doc, ok := a.Principals[arn].Inline[actions.RevokePolicyName]
+			if !ok {
+				continue
+			}
+			got, err := tokenIssueTime(doc)
+			if err != nil {
+				t.Errorf("%s: %v", arn, err)
+				continue
+			}
+			c, err := time.Parse(time.RFC3339, got)
+			if err != nil {
+				t.Errorf("%s: aws:TokenIssueTime %q: %v", arn, got, err)
+				continue
+			}
+			if _, seen := cutoffs[id]; !seen {
+				cutoffs[id], first = c, arn
+				continue
+			}
+			if !c.Equal(cutoffs[id]) {
+				t.Errorf("%s: aws:TokenIssueTime %s, but %s in the same account has %s: lockdown takes one cut-off per account", arn, got, first, cutoffs[id].Format(time.RFC3339))
+			}
+		}
+		c, ok := cutoffs[id]
+		if !ok {
+			continue
+		}
+		cs := c.Format(time.RFC3339)
+		if c.Before(CeilSecond(rb)) {
+			t.Errorf("account %s: cut-off %s is before the pinned %s", id, cs, CeilSecond(rb).Format(time.RFC3339))
+		}
+		if d := last[id]; !d.IsZero() && c.Before(CeilSecond(d)) {
+			t.Errorf("account %s: cut-off %s is before the last disable-users step there (%s): a session minted from a key before it was cut survives", id, cs, d.UTC().Format(time.RFC3339Nano))
+		}
+		if c.After(CeilSecond(until)) {
+			t.Errorf("account %s: cut-off %s is after the run ended (%s)", id, cs, until.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if len(cutoffs) == 0 {
+		t.Error("no principal carries " + actions.RevokePolicyName)
+	}
+	return cutoffs
+}
+
+// CheckGuardrailUnconfirmed: moto evaluates no policy, so the canary's dry
+// run never fails: every account of a run of deny-delete (alone or in
+// lockdown) says the guardrail was not confirmed, with the warning that
+// the run went on anyway.
+func CheckGuardrailUnconfirmed(t testing.TB, res *actions.Result) {
+	t.Helper()
+	want := fmt.Sprintf("the guardrail was not shown to be in effect within %s; access was cut anyway", ConfirmTimeout)
+	for _, a := range res.Accounts {
+		if a.Guardrail == nil || a.Guardrail.Confirmed {
+			t.Errorf("%s: guardrail %+v, want the canary's verdict: not confirmed (moto evaluates no policy)", a.Account, a.Guardrail)
+			continue
+		}
+		if a.Guardrail.AfterS < ConfirmTimeout.Seconds() {
+			t.Errorf("%s: the guardrail was given up after %.1fs, before the %s timeout", a.Account, a.Guardrail.AfterS, ConfirmTimeout)
+		}
+		if !slices.Contains(a.Warnings, want) {
+			t.Errorf("%s: no warning %q; warnings:\n%s", a.Account, want, strings.Join(a.Warnings, "\n"))
+		}
+	}
+}
+
+// CheckLockdownOrder: lockdown finishes each step in every account before
+// the next: the guardrail everywhere, then its confirmation (at least
+// ConfirmTimeout on moto, where it never confirms), then disable-users,
+// then revoke-sessions. A quarantine (a revocation at
+// actions.QuarantineUntil) comes first among the cuts.
+func CheckLockdownOrder(t testing.TB, res *actions.Result) {
+	t.Helper()
+	var lastGuard, firstDisable, lastDisable, firstRevoke time.Time
+	for _, s := range res.Steps() {
+		if s.Status != actions.StepDone {
+			continue
+		}
+		quarantine := s.Action == actions.RevokeSessions && strings.HasPrefix(s.Change, "quarantine:")
+		switch {
+		case s.Action == actions.DenyDelete:
+			if s.At.After(lastGuard) {
+				lastGuard = s.At
+			}
+		case s.Action == actions.DisableUsers, quarantine:
+			if firstDisable.IsZero() || s.At.Before(firstDisable) {
+				firstDisable = s.At
+			}
+			if s.At.After(lastDisable) {
+				lastDisable = s.At
+			}
+		case s.Action == actions.RevokeSessions:
+			if firstRevoke.IsZero() || s.At.Before(firstRevoke) {
+				firstRevoke = s.At
+			}
+		}
+	}
+	if lastGuard.IsZero() || firstDisable.IsZero() || firstRevoke.IsZero() {
+		t.Fatalf("lockdown did not run every step: last guardrail step %v, first cut %v, first revocation %v", lastGuard, firstDisable, firstRevoke)
+	}
+	if gap := firstDisable.Sub(lastGuard); gap < ConfirmTimeout {
+		t.Errorf("the first cut came %s after the last guardrail step: want the guardrail's confirmation (up to %s) in between", gap, ConfirmTimeout)
+	}
+	if firstRevoke.Before(lastDisable) {
+		t.Errorf("a session was revoked (%s) before the last long-term credential was cut (%s)", firstRevoke.Format(time.RFC3339Nano), lastDisable.Format(time.RFC3339Nano))
 	}
 }
 

@@ -50,8 +50,8 @@ func reason(category string) string {
 func mask(id string) string { return id[:4] + "..." + id[len(id)-4:] }
 
 // wantPlan derives the plan of action for one account from what the seed
-// made.
-func wantPlan(org *Org, account, action, rootID string, rb time.Time, ddLen int) *planWant {
+// made; parts are the guardrail's parts (GuardrailParts).
+func wantPlan(org *Org, account, action, rootID string, rb time.Time, parts []string) *planWant {
 	a := org.Accounts[account]
 	w := newPlanWant()
 	exemptAll := func(ps []Principal) []Principal {
@@ -71,14 +71,20 @@ func wantPlan(org *Org, account, action, rootID string, rb time.Time, ddLen int)
 			if account != org.Management {
 				// the SCP's conditions exempt them: the plan shows who
 				exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...))
-				w.add("account "+account, "attach SCP "+actions.DenyDeletePolicyName)
+				for i := range parts {
+					w.add("account "+account, "attach SCP "+actions.DenyDeletePartName(i))
+				}
 				continue
 			}
 			w.add("organization root "+rootID, "enable service control policies (AWS attaches FullAWSAccess everywhere, which restricts nothing)")
-			w.add("SCP "+actions.DenyDeletePolicyName, fmt.Sprintf("create SCP %s (%d characters)", actions.DenyDeletePolicyName, ddLen))
-			w.add("policy "+DenyDeletePolicyARN(account), fmt.Sprintf("create IAM managed policy /killswitch/%s (%d characters)", actions.DenyDeletePolicyName, ddLen))
-			for _, p := range append(exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...)), a.Groups...) {
-				w.add(p.ARN, "attach managed policy "+actions.DenyDeletePolicyName)
+			targets := append(exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...)), a.Groups...)
+			for i, doc := range parts {
+				name := actions.DenyDeletePartName(i)
+				w.add("SCP "+name, fmt.Sprintf("create SCP %s (%d characters; part %d of %d of the guardrail)", name, len(doc), i+1, len(parts)))
+				w.add("policy "+DenyDeletePartARN(account, i), fmt.Sprintf("create IAM managed policy /killswitch/%s (%d characters; part %d of %d of the guardrail)", name, len(doc), i+1, len(parts)))
+				for _, p := range targets {
+					w.add(p.ARN, "attach managed policy "+name)
+				}
 			}
 		case actions.RevokeSessions:
 			change := fmt.Sprintf("deny sessions issued before %s (inline policy %s)", rb.UTC().Format(time.RFC3339), actions.RevokePolicyName)
@@ -142,10 +148,7 @@ func TestPlanEveryAction(t *testing.T) {
 	if err != nil || !slices.Equal(ids, org.IDs()) {
 		t.Fatalf("DiscoverAccounts: %v %v, want %v", ids, err, org.IDs())
 	}
-	dd, err := e.DenyDeleteDocument()
-	if err != nil {
-		t.Fatal(err)
-	}
+	parts := GuardrailParts(t, org, e)
 	root := rootID(t)
 	before := readState(t, org, nil)
 
@@ -180,8 +183,8 @@ func TestPlanEveryAction(t *testing.T) {
 					checkBackdoorPlan(t, org, ap)
 					continue
 				}
-				checkPlanAccount(t, ap, wantPlan(org, ap.Account, action, root, rb, len(dd)))
-				checkPlanWarnings(t, org, action, ap)
+				checkPlanAccount(t, ap, wantPlan(org, ap.Account, action, root, rb, parts))
+				checkPlanWarnings(t, org, action, ap, parts)
 			}
 		})
 	}
@@ -228,7 +231,7 @@ func checkPlanAccount(t *testing.T, ap actions.AccountPlan, want *planWant) {
 	}
 }
 
-func checkPlanWarnings(t *testing.T, org *Org, action string, ap actions.AccountPlan) {
+func checkPlanWarnings(t *testing.T, org *Org, action string, ap actions.AccountPlan, parts []string) {
 	t.Helper()
 	all := strings.Join(ap.Warnings, "\n")
 	need := func(sub string) {
@@ -243,7 +246,11 @@ func checkPlanWarnings(t *testing.T, org *Org, action string, ap actions.Account
 			roles = true
 		}
 		if ph == actions.DenyDelete && ap.Account == org.Management {
-			need("deny-delete uses the IAM managed policy fallback: SCPs do not restrict the management account")
+			need(IAMFallbackWarning(parts, "SCPs do not restrict the management account"))
+		}
+		if ph == actions.DenyDelete && ap.Account != org.Management {
+			// the plan says how many of the account's SCP slots the guardrail takes
+			need(fmt.Sprintf("deny-delete uses %d of AWS's 5 SCP slots on account %s (%s)", len(parts), ap.Account, strings.Join(GuardrailPartNames(len(parts)), ", ")))
 		}
 		if ph == actions.RotateKeys {
 			need("user arn:aws:iam::" + ap.Account + ":user/bob already has 2 access keys")
@@ -253,6 +260,8 @@ func checkPlanWarnings(t *testing.T, org *Org, action string, ap actions.Account
 		need("1 service-linked role(s) cannot carry the change")
 		need("1 IAM Identity Center role(s) cannot carry the change")
 		need("arn:aws:iam::" + ap.Account + ":role/" + BreakGlassRole + " is exempt (break-glass pattern")
+		// the seed's break-glass role trusts the management account's root
+		need("exempt role arn:aws:iam::" + ap.Account + ":role/" + BreakGlassRole + " trusts all of account " + org.Management + ": ")
 	}
 }
 

@@ -14,7 +14,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/killswitch/killswitch/actions/awsapi"
 )
+
+// CanaryDryRun marks, in Operations, an EC2 DeleteSnapshot that is the
+// guardrail canary's dry run (DryRun=true on awsapi.CanarySnapshotID):
+// "ec2:DeleteSnapshot (canary dry run)". Any other DeleteSnapshot is counted
+// as "ec2:DeleteSnapshot".
+const CanaryDryRun = " (canary dry run)"
 
 // Shim is a loopback reverse proxy in front of moto for the clients under
 // test (the bot's factory, the CLI). It forwards every request unchanged and
@@ -27,7 +35,8 @@ import (
 // through and the shim stays out of the way.
 //
 // It also counts every request by SigV4 signing name and operation
-// (Operations), so a test can check what reached AWS from any process.
+// (Operations), so a test can check what reached AWS from any process; the
+// guardrail canary's dry runs are told apart (CanaryDryRun).
 // The test's own seeding and checking clients talk to moto directly.
 type Shim struct {
 	// URL is the endpoint to give the clients under test.
@@ -72,7 +81,7 @@ func StartShim(target string) (*Shim, error) {
 	s.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			action := ""
+			action, canary := "", false
 			if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 				body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody))
 				if err != nil {
@@ -82,9 +91,13 @@ func StartShim(target string) (*Shim, error) {
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				if vals, err := url.ParseQuery(string(body)); err == nil {
 					action = vals.Get("Action")
+					canary = action == "DeleteSnapshot" && vals.Get("DryRun") == "true" && vals.Get("SnapshotId") == awsapi.CanarySnapshotID
 				}
 			}
 			op := action
+			if canary {
+				op += CanaryDryRun
+			}
 			if t := r.Header.Get("X-Amz-Target"); t != "" { // JSON protocols: Organizations, Secrets Manager
 				op = t[strings.LastIndex(t, ".")+1:]
 			}

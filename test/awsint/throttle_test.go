@@ -87,7 +87,13 @@ func TestThrottledAccountIsPartialOthersContainedRerunCompletes(t *testing.T) {
 		}
 	}
 
-	// Through the SDK: everything is contained but the victim's keys.
+	CheckGuardrailUnconfirmed(t, res)
+
+	// Through the SDK: everything is contained but the victim's keys; each
+	// account's sessions are revoked from after the last credential cut there.
+	throttled := readState(t, org, nil)
+	cutoffs := CheckLockdownRevokeTime(t, throttled, rb, time.Now(), res)
+	x.SetRevokeCutoffs(t, cutoffs)
 	contained := x.Applied(t, actions.Lockdown, opt.RequestID, before, nil)
 	want := contained.Clone()
 	for arn, p := range want.Accounts[victim].Principals {
@@ -97,7 +103,7 @@ func TestThrottledAccountIsPartialOthersContainedRerunCompletes(t *testing.T) {
 			}
 		}
 	}
-	AssertState(t, "after the throttled lockdown", want, readState(t, org, nil))
+	AssertState(t, "after the throttled lockdown", want, throttled)
 
 	// The throttling has stopped (the rules are spent): the same request again.
 	res2, err := e.Apply(ctx, actions.Lockdown, org.IDs(), opt, &stepRecorder{})
@@ -107,28 +113,71 @@ func TestThrottledAccountIsPartialOthersContainedRerunCompletes(t *testing.T) {
 	if p := res2.Problems(); len(p) > 0 || res2.Status != actions.StatusSucceeded {
 		t.Fatalf("rerun: status %s: %v", res2.Status, p)
 	}
+	rerunEnded := time.Now()
+	after := readState(t, org, nil)
+	// The rerun cut the victim's keys: its sessions are revoked again, from
+	// after those cuts; the other accounts keep their cut-off (a rerun never
+	// moves one earlier, and one that cut nothing does not move it).
+	cutoffs2 := CheckLockdownRevokeTime(t, after, rb, rerunEnded, res, res2)
+	cut := LastDisableUsers(res2)
+	for id, c := range cutoffs2 {
+		switch {
+		case c.Before(cutoffs[id]):
+			t.Errorf("the rerun moved the cut-off of %s earlier: %s, was %s", id, c.Format(time.RFC3339), cutoffs[id].Format(time.RFC3339))
+		case cut[id].IsZero() && !c.Equal(cutoffs[id]):
+			t.Errorf("the rerun cut nothing in %s but moved its cut-off from %s to %s", id, cutoffs[id].Format(time.RFC3339), c.Format(time.RFC3339))
+		case !cut[id].IsZero() && !c.After(cutoffs[id]):
+			t.Errorf("the rerun cut credentials in %s at %s but left its cut-off at %s", id, cut[id].Format(time.RFC3339Nano), c.Format(time.RFC3339))
+		}
+	}
+	if cut[victim].IsZero() || len(cut) != 1 {
+		t.Errorf("the rerun cut credentials in %v, want only in the throttled %s", sortedKeys(cut), victim)
+	}
+	revoked := map[string]bool{} // the victim's principals carrying the revocation
+	for arn, p := range contained.Accounts[victim].Principals {
+		if _, ok := p.Inline[actions.RevokePolicyName]; ok {
+			revoked[arn] = true
+		}
+	}
 	for _, ar := range res2.Accounts {
-		done := 0
+		done, reput := 0, map[string]bool{}
 		for _, s := range ar.Steps {
-			if s.Status == actions.StepDone {
+			if s.Status != actions.StepDone {
+				continue
+			}
+			switch {
+			case s.Op == "deactivate-access-key":
 				done++
-				if s.Op != "deactivate-access-key" {
-					t.Errorf("rerun redid %s: %s", s.Key, s.Change)
-				}
+			case s.Action == actions.RevokeSessions && s.Resource == actions.RevokePolicyName && !cut[ar.Account].IsZero() &&
+				strings.Contains(s.Change, "deny sessions issued before "+cutoffs2[ar.Account].Format(time.RFC3339)+" "):
+				reput[s.Principal] = true
+			default:
+				t.Errorf("rerun redid %s: %s", s.Key, s.Change)
 			}
 		}
 		want := 0
 		if ar.Account == victim {
 			want = keys
+			for arn := range revoked {
+				if !reput[arn] {
+					t.Errorf("the rerun cut credentials in %s but did not revoke the sessions of %s from after the cut", victim, arn)
+				}
+			}
 		}
 		if done != want {
-			t.Errorf("rerun in %s: %d changes, want %d", ar.Account, done, want)
+			t.Errorf("rerun in %s: %d key deactivations, want %d", ar.Account, done, want)
+		}
+		for arn := range reput {
+			if ar.Account != victim || !revoked[arn] {
+				t.Errorf("rerun in %s revoked the sessions of %s again", ar.Account, arn)
+			}
 		}
 	}
 	if got := rules.Injected(); got != times {
 		t.Errorf("the rerun met %d more faults", got-times)
 	}
-	AssertState(t, "after the rerun", contained, readState(t, org, nil))
+	x.SetRevokeCutoffs(t, cutoffs2)
+	AssertState(t, "after the rerun", x.Applied(t, actions.Lockdown, opt.RequestID, before, nil), after)
 }
 
 // TestShortThrottleIsRetried: fewer throttled attempts than MaxAttempts are
@@ -151,5 +200,9 @@ func TestShortThrottleIsRetried(t *testing.T) {
 	if got := rules.Injected(); got != maxAttempts-1 {
 		t.Errorf("%d faults injected, want %d", got, maxAttempts-1)
 	}
-	AssertState(t, "after the retried lockdown", NewExpect(t, org, e, rb).Applied(t, actions.Lockdown, opt.RequestID, before, nil), readState(t, org, nil))
+	ended := time.Now()
+	after := readState(t, org, nil)
+	x := NewExpect(t, org, e, rb)
+	x.SetRevokeCutoffs(t, CheckLockdownRevokeTime(t, after, rb, ended, res))
+	AssertState(t, "after the retried lockdown", x.Applied(t, actions.Lockdown, opt.RequestID, before, nil), after)
 }
