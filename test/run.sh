@@ -64,4 +64,13 @@ else
 	done
 	[[ -n "$has_pkg" ]] || set -- "$@" ./...
 fi
-go test -race -count=1 "$@"
+# The two property tests of the drills play hundreds of drills through the
+# service and its SQLite store; under the race detector they take most of
+# the run, and they test simulation semantics, not concurrency (a drill's
+# lanes run one at a time). They run without -race, after the rest; every
+# other test, the drills' own included, runs with it.
+heavy='^(TestLockdownHoldsOnRandomOrganizations|TestEveryTechniqueAtEveryPoint)$'
+go test -race -count=1 -timeout 20m -skip "$heavy" "$@"
+if [[ " $* " == *" ./... "* || " $* " == *"./bot/drill"* ]]; then
+	go test -count=1 -timeout 20m -run "$heavy" ./bot/drill/
+fi
