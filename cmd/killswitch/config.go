@@ -204,6 +204,14 @@ func (c *Config) validate() error {
 			bad("approval: %q is not a Slack user id (like U0123ABCD)", u)
 		}
 	}
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"approval.requesters", c.Approval.Requesters}, {"approval.approvers", c.Approval.Approvers}} {
+		if d := duplicates(l.list); len(d) > 0 {
+			bad("%s lists %s more than once: each person counts once toward approval.required (%d), so list each user id once", l.key, strings.Join(d, ", "), c.Approval.Required)
+		}
+	}
 	if c.Approval.Required < 1 {
 		bad("approval.required must be at least 1 (the two-person rule)")
 	}
@@ -213,7 +221,7 @@ func (c *Config) validate() error {
 	if len(c.Approval.Requesters) > 0 {
 		for _, r := range c.Approval.Requesters {
 			others := 0
-			for _, a := range c.Approval.Approvers {
+			for _, a := range uniqueStrings(c.Approval.Approvers) {
 				if a != r {
 					others++
 				}
@@ -286,4 +294,30 @@ func (c *Config) validate() error {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// duplicates returns the values listed more than once, in order of first repeat.
+func duplicates(list []string) []string {
+	seen := map[string]int{}
+	var out []string
+	for _, v := range list {
+		seen[v]++
+		if seen[v] == 2 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// uniqueStrings returns list without repeats, in order.
+func uniqueStrings(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range list {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,5 +35,28 @@ func TestBaselineConfigKeys(t *testing.T) {
 		if _, err := parseConfig([]byte(base + extra)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error with %q", strings.TrimSpace(extra), err, want)
 		}
+	}
+}
+
+func TestDuplicateApproversAreRefused(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"approval:\n  requesters: [U0001]\n  approvers: [U0002, U0002]\n  required: 2\naws:\n  backend: sim\n", "approval.approvers lists U0002 more than once"},
+		{"approval:\n  requesters: [U0001, U0001]\n  approvers: [U0002, U0003]\n  required: 2\naws:\n  backend: sim\n", "approval.requesters lists U0001 more than once"},
+	} {
+		_, err := parseConfig([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want an error with %q", tc.yaml, err, tc.want)
+		}
+	}
+	// the two-person rule counts people, not entries
+	_, err := parseConfig([]byte("approval:\n  requesters: [U0001]\n  approvers: [U0002, U0002]\n  required: 2\naws:\n  backend: sim\n"))
+	if err == nil || !strings.Contains(err.Error(), "requester U0001 can never get 2 approval(s)") {
+		t.Errorf("U0002 twice counts as one approver: %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dup.yaml")
+	os.WriteFile(path, []byte("approval:\n  requesters: [U0001]\n  approvers: [U0002, U0002]\n  required: 2\naws:\n  backend: sim\n"), 0o600)
+	if code, _, stderr := runCLI(t, "plan", "lockdown", "--config", path); code != exitUsage || !strings.Contains(stderr, "more than once") {
+		t.Errorf("plan with duplicate approvers: exit %d %q; want 2", code, stderr)
 	}
 }
