@@ -70,8 +70,11 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	if len(pos) == 0 {
 		return usagef("plan needs one action, e.g.: killswitch plan lockdown --all (actions: %s)", strings.Join(actions.Names(), ", "))
+	}
+	if len(pos) > 1 {
+		return usagef("plan takes one action (%s); %q is an extra argument: give flags with two dashes, e.g. killswitch plan %s --accounts 111122223333", pos[0], pos[1], pos[0])
 	}
 	if _, err := actions.Lookup(pos[0]); err != nil {
 		return usagef("%v", err)
@@ -177,23 +180,18 @@ func printResult(out io.Writer, r *actions.Result) {
 	}
 }
 
-func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
+func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 	fs := flags("policy", out)
-	cfgPath := fs.String("config", "", "render with this configuration's exemptions (default: the built-in example exemptions)")
+	cfgPath := fs.String("config", "", "render with this configuration's exemptions and role (default: the embedded default configuration, as serve and plan use it)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	params := policies.DefaultParams()
-	if *cfgPath != "" {
-		cfg, err := configFlag(*cfgPath)
-		if err != nil {
-			return err
-		}
-		params.ExemptPatterns = append(append([]string(nil), cfg.BreakGlass.Principals...), "arn:aws:iam::*:role/"+cfg.AWS.RoleName)
-		params.ExemptTag = cfg.BreakGlass.Tag
-		params.RoleName = cfg.AWS.RoleName
+	cfg, err := configFlag(*cfgPath)
+	if err != nil {
+		return err
 	}
+	params := policyParams(cfg)
 	sub := ""
 	if len(pos) > 0 {
 		sub = pos[0]
@@ -221,7 +219,13 @@ func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
 		if err := json.Unmarshal([]byte(doc), &pretty); err != nil {
 			return err
 		}
-		return writeJSON(out, pretty)
+		if err := writeJSON(out, pretty); err != nil {
+			return err
+		}
+		for _, n := range policyNotes(pos[1], cfg, *cfgPath, params) {
+			fmt.Fprintf(errOut, "note: %s\n", n)
+		}
+		return nil
 	case sub == "validate" && len(pos) == 1:
 		errs := policies.ValidateAll(params)
 		for _, d := range policies.List() {
@@ -256,6 +260,48 @@ func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s (%s): ok\n", pos[2], d.Name)
 		return nil
+	case sub == "validate":
+		return usagef("policy validate takes no argument (check every document) or NAME FILE (check FILE against NAME's rules), got %d: e.g. killswitch policy validate deny-delete my-policy.json", len(pos)-1)
+	case sub == "list" || sub == "show":
+		return usagef("policy needs: list | show NAME | validate [NAME FILE]; e.g. killswitch policy show deny-delete")
 	}
 	return usagef("policy needs: list | show NAME | validate [NAME FILE]")
+}
+
+// policyParams are the parameters serve and plan render the documents with
+// for cfg: its break-glass patterns and the bot's role in every account,
+// its tag, role name and external id. The revocation cut-off and the bot's
+// principal are examples (see policyNotes).
+func policyParams(cfg *Config) policies.Params {
+	params := policies.DefaultParams()
+	params.ExemptPatterns = append(append([]string(nil), cfg.BreakGlass.Principals...), "arn:aws:iam::*:role/"+cfg.AWS.RoleName)
+	params.ExemptTag = cfg.BreakGlass.Tag
+	params.RoleName = cfg.AWS.RoleName
+	params.ExternalID = cfg.AWS.ExternalID
+	return params
+}
+
+// policyNotes say which values of a shown document are examples and what
+// is added when it is attached (printed on stderr: show's stdout is the
+// rendered JSON alone).
+func policyNotes(name string, cfg *Config, cfgPath string, params policies.Params) []string {
+	from := "the embedded default configuration"
+	if cfgPath != "" {
+		from = cfgPath
+	}
+	var notes []string
+	switch name {
+	case "revoke-older-sessions":
+		notes = append(notes, fmt.Sprintf("the aws:TokenIssueTime cut-off %s is an example: revoke-sessions and lockdown set it to the moment of the run (each account's own cut-off)", params.RevokeBefore.UTC().Format(time.RFC3339)))
+	case "responder-trust":
+		notes = append(notes, fmt.Sprintf("the trusted principal %s is an example: use the principal killswitch serve runs as", params.BotPrincipal))
+	case "deny-delete", "quarantine":
+		notes = append(notes, fmt.Sprintf("exemptions from %s: %s", from, strings.Join(params.ExemptPatterns, ", ")))
+		if name == "deny-delete" {
+			notes = append(notes, fmt.Sprintf("when attached, principals exempt by the tag %s (confirmed by the recorded exemption baseline) are added by ARN, and the document is split into parts that each fit an SCP (%s, %s-2, ...)", cfg.BreakGlass.Tag, actions.DenyDeletePolicyName, actions.DenyDeletePolicyName))
+		}
+	case "bot-policy":
+		notes = append(notes, fmt.Sprintf("role %s from %s", cfg.AWS.RoleName, from))
+	}
+	return notes
 }
