@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -95,7 +97,8 @@ var defaultConfig []byte
 // maxConfigBytes caps a configuration file: it is hostile input like any other.
 const maxConfigBytes = 1 << 20
 
-// loadConfig reads the file, or the embedded default when path is "".
+// loadConfig reads the file, or the embedded default when path is "". A
+// relative SQLite store.dsn in a file is resolved against the file's folder.
 func loadConfig(path string) (*Config, error) {
 	data := defaultConfig
 	name := "embedded default configuration"
@@ -114,15 +117,53 @@ func loadConfig(path string) (*Config, error) {
 		}
 		name = path
 	}
-	cfg, err := parseConfig(data)
+	cfg, err := parseConfigFile(name, data)
+	var ke *keyError
+	if errors.As(err, &ke) {
+		return nil, err // it names the file and the line
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", name, err)
+	}
+	if path != "" && cfg.Store.Driver == "sqlite" {
+		cfg.Store.DSN = resolveSQLite(filepath.Dir(path), cfg.Store.DSN)
 	}
 	return cfg, nil
 }
 
-func parseConfig(data []byte) (*Config, error) {
+// resolveSQLite joins dir and a relative SQLite DSN's file path, keeping a
+// file: prefix and ?options; in-memory and absolute DSNs are unchanged.
+func resolveSQLite(dir, dsn string) string {
+	rest, prefix := dsn, ""
+	if strings.HasPrefix(rest, "file:") {
+		prefix, rest = "file:", rest[len("file:"):]
+	}
+	file, query := rest, ""
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		file, query = rest[:i], rest[i:]
+	}
+	if file == "" || file == ":memory:" || strings.Contains(strings.ToLower(query), "mode=memory") || filepath.IsAbs(file) {
+		return dsn
+	}
+	return prefix + filepath.Join(dir, file) + query
+}
+
+func parseConfig(data []byte) (*Config, error) { return parseConfigFile("", data) }
+
+// parseConfigFile parses and checks a configuration; name is the file for
+// messages. An unknown key is a *keyError naming the file, the line and the
+// keys valid there.
+func parseConfigFile(name string, data []byte) (*Config, error) {
 	cfg := &Config{}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, err
+	}
+	if len(root.Content) > 0 {
+		if err := checkKeys(name, root.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
+			return nil, err
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -133,6 +174,58 @@ func parseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// keyError is an unknown configuration key.
+type keyError struct {
+	file, section, key string
+	line               int
+	valid              []string
+}
+
+func (k *keyError) Error() string {
+	where := "at the top level"
+	if k.section != "" {
+		where = "in " + k.section
+	}
+	file := k.file
+	if file == "" {
+		file = "configuration"
+	}
+	return fmt.Sprintf("%s:%d: unknown key %q %s (valid keys there: %s)", file, k.line, k.key, where, strings.Join(k.valid, ", "))
+}
+
+// checkKeys reports the first key of the mapping n that t (a struct) has no
+// yaml field for, recursing into nested sections.
+func checkKeys(file string, n *yaml.Node, t reflect.Type, section string) error {
+	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	var valid []string
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = t.Field(i).Type
+		valid = append(valid, tag)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			return &keyError{file: file, section: section, key: k.Value, line: k.Line, valid: valid}
+		}
+		sub := k.Value
+		if section != "" {
+			sub = section + "." + k.Value
+		}
+		if err := checkKeys(file, v, ft, sub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Config) defaults() {

@@ -30,7 +30,7 @@ func TestBaselineConfigKeys(t *testing.T) {
 		"  baseline_age: -1h\n":      "break_glass.baseline_age",
 		"  baseline_interval: 1s\n":  "break_glass.baseline_interval 1s: between 1m and 24h",
 		"  baseline_interval: 48h\n": "break_glass.baseline_interval",
-		"  baseline: 24h\n":          "field baseline not found",
+		"  baseline: 24h\n":          `configuration:5: unknown key "baseline" in break_glass (valid keys there: principals, tag, baseline_age, baseline_interval)`,
 	} {
 		if _, err := parseConfig([]byte(base + extra)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error with %q", strings.TrimSpace(extra), err, want)
@@ -58,5 +58,46 @@ func TestDuplicateApproversAreRefused(t *testing.T) {
 	os.WriteFile(path, []byte("approval:\n  requesters: [U0001]\n  approvers: [U0002, U0002]\n  required: 2\naws:\n  backend: sim\n"), 0o600)
 	if code, _, stderr := runCLI(t, "plan", "lockdown", "--config", path); code != exitUsage || !strings.Contains(stderr, "more than once") {
 		t.Errorf("plan with duplicate approvers: exit %d %q; want 2", code, stderr)
+	}
+}
+
+func TestUnknownKeyNamesFileLineAndValidKeys(t *testing.T) {
+	path := writeConfig(t, "aws:\n  backend: sim\n\nbogus: 1\n")
+	code, _, stderr := runCLI(t, "plan", "lockdown", "--config", path)
+	want := path + `:4: unknown key "bogus" at the top level (valid keys there: listen, slack, approval, break_glass, aws, store, audit)`
+	if code != exitUsage || !strings.Contains(stderr, want) || strings.Contains(stderr, "main.Config") {
+		t.Errorf("exit %d %q; want 2 with %q", code, stderr, want)
+	}
+	path = writeConfig(t, "aws:\n  backend: sim\n  sim: codespaces\n  regoin: eu-west-1\n")
+	code, _, stderr = runCLI(t, "plan", "lockdown", "--config", path)
+	if code != exitUsage || !strings.Contains(stderr, path+`:4: unknown key "regoin" in aws (valid keys there: backend, sim, region,`) {
+		t.Errorf("nested: exit %d %q", code, stderr)
+	}
+}
+
+func TestRelativeDSNIsResolvedAgainstTheConfigFolder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "etc", "killswitch.yaml")
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	for dsn, want := range map[string]string{
+		"killswitch.db":                         filepath.Join(dir, "etc", "killswitch.db"),
+		"data/ks.db":                            filepath.Join(dir, "etc", "data", "ks.db"),
+		"file:ks.db?_pragma=busy_timeout(5000)": "file:" + filepath.Join(dir, "etc", "ks.db") + "?_pragma=busy_timeout(5000)",
+		"/var/lib/ks.db":                        "/var/lib/ks.db",
+		":memory:":                              ":memory:",
+		"file:x?mode=memory":                    "file:x?mode=memory",
+	} {
+		os.WriteFile(path, []byte("aws:\n  backend: sim\nstore:\n  dsn: \""+dsn+"\"\n"), 0o600)
+		cfg, err := loadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Store.DSN != want {
+			t.Errorf("dsn %q in %s: %q, want %q", dsn, path, cfg.Store.DSN, want)
+		}
+	}
+	cfg, err := loadConfig("")
+	if err != nil || cfg.Store.DSN != "killswitch.db" {
+		t.Errorf("the embedded default keeps its store in the working directory: %v %q", err, cfg.Store.DSN)
 	}
 }
