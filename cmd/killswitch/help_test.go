@@ -151,3 +151,39 @@ func writeConfig(t *testing.T, text string) string {
 	}
 	return path
 }
+
+func TestPlanWithoutCredentialsFailsAndSaysHowToProvideThem(t *testing.T) {
+	home := t.TempDir()
+	for k, v := range map[string]string{"HOME": home, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"), "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": ""} {
+		t.Setenv(k, v)
+	}
+	path := writeConfig(t, "aws:\n  backend: aws\n  accounts: [\"111122223333\", \"444455556666\"]\n  endpoint_url: \"http://127.0.0.1:1\"\n")
+	for _, extra := range [][]string{nil, {"--json"}} {
+		args := append([]string{"plan", "lockdown", "--config", path}, extra...)
+		code, out, stderr := runCLI(t, args...)
+		if code != exitFailure {
+			t.Errorf("%v: exit %d, want 1: %q", args, code, stderr)
+		}
+		for _, want := range []string{"no usable AWS credentials", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "instance"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%v: stderr lacks %q: %q", args, want, stderr)
+			}
+		}
+		if extra != nil {
+			var p map[string]any
+			if json.Unmarshal([]byte(out), &p) != nil {
+				t.Errorf("--json: stdout is not the plan JSON: %q", out)
+			}
+		}
+	}
+}
+
+func TestPlanOnABadSimFileExits2NamingIt(t *testing.T) {
+	bad := writeConfig(t, "accounts:\n  - bogus: 1\n")
+	code, _, stderr := runCLI(t, "plan", "lockdown", "--sim", bad)
+	if code != exitUsage || !strings.Contains(stderr, bad) {
+		t.Errorf("plan --sim BADFILE: exit %d %q; want 2 naming the file", code, stderr)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,10 +103,55 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, plan)
+		if err := writeJSON(out, plan); err != nil {
+			return err
+		}
+	} else {
+		printPlan(out, plan)
 	}
-	printPlan(out, plan)
-	return nil
+	return planFailure(plan, cfg, *simOrg != "" || cfg.AWS.Backend == "sim")
+}
+
+// planFailure is the plan's exit status: a failure (exit 1) when no account
+// could be planned, or when AWS refused or could not find the credentials,
+// saying how to provide them.
+func planFailure(p *actions.Plan, cfg *Config, simulated bool) error {
+	failed, creds := 0, 0
+	for _, a := range p.Accounts {
+		if a.Error == "" {
+			continue
+		}
+		failed++
+		if !simulated && credentialError(a.Error) {
+			creds++
+		}
+	}
+	var msg string
+	switch {
+	case creds > 0:
+		msg = fmt.Sprintf("%d of %d account(s) could not be planned: no usable AWS credentials. killswitch takes them from the AWS SDK's default chain: "+
+			"export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "+
+			"or AWS_PROFILE=NAME for a profile of ~/.aws/config (after aws sso login --profile NAME), "+
+			"or run where an instance, ECS task or EKS pod role provides them; "+
+			"they must be allowed to assume %s in every account", failed, len(p.Accounts), cfg.AWS.RoleName)
+	case failed > 0 && failed == len(p.Accounts):
+		msg = fmt.Sprintf("no account could be planned (%d of %d failed): see each account's error", failed, len(p.Accounts))
+	default:
+		return nil
+	}
+	return errors.New(msg)
+}
+
+// credentialError reports whether an account's error says the base
+// credentials are missing, expired or refused.
+func credentialError(text string) bool {
+	for _, s := range []string{"get credentials:", "failed to refresh cached credentials", "no EC2 IMDS role found", "NoCredentialProviders",
+		"InvalidClientTokenId", "ExpiredToken", "UnrecognizedClientException", "SignatureDoesNotMatch", "the security token included in the request is invalid"} {
+		if strings.Contains(text, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseSince(s string, now time.Time) (time.Time, error) {
