@@ -187,3 +187,18 @@ func TestPlanOnABadSimFileExits2NamingIt(t *testing.T) {
 		t.Errorf("plan --sim BADFILE: exit %d %q; want 2 naming the file", code, stderr)
 	}
 }
+
+func TestFindBackdoorsCountsFindings(t *testing.T) {
+	code, out, stderr := runCLI(t, "plan", "find-backdoors", "--sim", "org")
+	if code != exitOK {
+		t.Fatalf("exit %d %q", code, stderr)
+	}
+	first := strings.SplitN(out, "\n", 2)[0]
+	if strings.Contains(first, "change(s)") || !strings.Contains(first, "0 finding(s)") {
+		t.Errorf("find-backdoors on the simulation: %q; want its findings counted as findings (none: the bot's own roles are not backdoors)", first)
+	}
+	code, out, _ = runCLI(t, "plan", "rotate-keys", "--sim", "org")
+	if code != exitOK || strings.Count(out, "IAM's limit") > 5 {
+		t.Errorf("rotate-keys --sim org: exit %d, %d lines about the two-key limit; want one per account", code, strings.Count(out, "IAM's limit"))
+	}
+}

@@ -166,8 +166,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 
 func printPlan(out io.Writer, p *actions.Plan) {
 	t, c, x := p.Counts()
-	fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
-	if info, err := actions.Lookup(p.Action); err == nil {
+	info, err := actions.Lookup(p.Action)
+	if err == nil && !info.Mutating {
+		// a read-only action's targets are what it found, not changes
+		fmt.Fprintf(out, "plan %s on %d account(s): %d finding(s) about %d principal(s) or policies, %d exempt (read-only: nothing would change)\n", p.Action, len(p.Accounts), c, t, x)
+	} else {
+		fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
+	}
+	if err == nil {
 		for _, cost := range info.Costs {
 			fmt.Fprintf(out, "  cost until undo: %s\n", cost)
 		}
