@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/killswitch/killswitch/actions"
+	"github.com/killswitch/killswitch/actions/awsapi"
 	"github.com/killswitch/killswitch/bot/audit"
 )
 
@@ -83,6 +84,9 @@ type AWSConfig struct {
 	// ConfirmTimeout bounds the wait for the guardrail to be shown in
 	// effect (the canary's dry run refused) before access is cut.
 	ConfirmTimeout time.Duration `yaml:"confirm_timeout"`
+	// CallTimeout bounds one AWS call, retries included (default 30s): a
+	// hung endpoint fails each call instead of stalling the run.
+	CallTimeout time.Duration `yaml:"call_timeout"`
 }
 
 // StoreConfig is the store: section.
@@ -259,6 +263,9 @@ func (c *Config) defaults() {
 	if c.AWS.RoleName == "" {
 		c.AWS.RoleName = actions.DefaultBotRoleName
 	}
+	if c.AWS.CallTimeout == 0 {
+		c.AWS.CallTimeout = awsapi.DefaultCallTimeout
+	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
 	}
@@ -366,6 +373,9 @@ func (c *Config) validate() error {
 	}
 	if c.AWS.ConfirmTimeout < 0 || c.AWS.ConfirmTimeout > 15*time.Minute {
 		bad("aws.confirm_timeout %s: between 1s and 15m (default %s)", c.AWS.ConfirmTimeout, actions.DefaultConfirmTimeout)
+	}
+	if c.AWS.CallTimeout < time.Second || c.AWS.CallTimeout > 10*time.Minute {
+		bad("aws.call_timeout %s: between 1s and 10m (default %s)", c.AWS.CallTimeout, awsapi.DefaultCallTimeout)
 	}
 	switch c.Store.Driver {
 	case "sqlite", "postgres":

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +101,60 @@ func TestRelativeDSNIsResolvedAgainstTheConfigFolder(t *testing.T) {
 	cfg, err := loadConfig("")
 	if err != nil || cfg.Store.DSN != "killswitch.db" {
 		t.Errorf("the embedded default keeps its store in the working directory: %v %q", err, cfg.Store.DSN)
+	}
+}
+
+func TestCallTimeoutKey(t *testing.T) {
+	base := "aws:\n  backend: sim\n"
+	cfg, err := parseConfig([]byte(base))
+	if err != nil || cfg.AWS.CallTimeout != 30*time.Second {
+		t.Fatalf("default aws.call_timeout: %v %v, want 30s", cfg, err)
+	}
+	if cfg, err = parseConfig([]byte(base + "  call_timeout: 5s\n")); err != nil || cfg.AWS.CallTimeout != 5*time.Second {
+		t.Fatalf("call_timeout 5s: %v", err)
+	}
+	for _, v := range []string{"100ms", "11m", "-1s"} {
+		if _, err := parseConfig([]byte(base + "  call_timeout: " + v + "\n")); err == nil || !strings.Contains(err.Error(), "aws.call_timeout") {
+			t.Errorf("call_timeout %s: %v", v, err)
+		}
+	}
+}
+
+// TestPlanAgainstAHungEndpointEnds: every AWS call of a plan against an
+// endpoint that never answers fails after aws.call_timeout, so the plan
+// ends (exit 1, naming the timeout) instead of hanging.
+func TestPlanAgainstAHungEndpointEnds(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	path := writeConfig(t, "aws:\n  backend: aws\n  accounts: [\"111122223333\", \"444455556666\"]\n  endpoint_url: \""+srv.URL+"\"\n  call_timeout: 1s\n")
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		code, out, stderr := runCLI(t, "plan", "lockdown", "--config", path)
+		done <- result{code, out, stderr}
+	}()
+	select {
+	case r := <-done:
+		if r.code != exitFailure || !strings.Contains(r.out, "no answer from AWS within 1s (aws.call_timeout)") {
+			t.Errorf("exit %d after %s:\n%s\n%s", r.code, time.Since(start), r.out, r.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("plan still waiting for a hung endpoint after 20s")
 	}
 }
