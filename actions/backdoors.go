@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/killswitch/killswitch/actions/awsapi"
 )
 
 // buildFindBackdoors is read-only: it reports what an intruder typically
@@ -34,6 +36,9 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 	// A principal that cannot be read is reported by name; the others
 	// are still searched. What could be read of it is still reported.
 	for _, u := range inv.users {
+		if a.isCaller(u) {
+			continue // the bot itself (its identity, not its name)
+		}
 		if u.err != nil {
 			w.fail(u, u.err)
 			if noSuchEntity(u.err) {
@@ -68,7 +73,7 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 		}
 	}
 	for _, r := range inv.roles {
-		if serviceLinked(r) || identityCenter(r) {
+		if serviceLinked(r) || identityCenter(r) || a.isCaller(r) || a.isBotCanary(r) {
 			continue
 		}
 		if r.err != nil {
@@ -132,6 +137,69 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 		w.warnings = append(w.warnings, "nothing created or changed since "+ts(since))
 	}
 	return w, nil
+}
+
+// isBotCanary reports whether r is the guardrail canary of the responder
+// template: named awsapi.CanaryRoleName and trusting no one but the bot
+// (only the bot can become it, so it is no way in). A role of that name
+// trusting anyone else is searched like any other.
+func (a *acct) isBotCanary(r *principal) bool {
+	if r.kind != "role" || r.name != awsapi.CanaryRoleName || a.caller == "" {
+		return false
+	}
+	who, ok := trustedPrincipals(r.trust)
+	if !ok || len(who) == 0 {
+		return false
+	}
+	for _, p := range who {
+		if p != a.caller {
+			return false
+		}
+	}
+	return true
+}
+
+// trustedPrincipals lists the principals of a trust policy's Allow
+// statements; ok is false when the document has anything else to allow
+// (a service, a federated provider, a wildcard, an unreadable statement).
+func trustedPrincipals(doc string) (who []string, ok bool) {
+	var pol struct {
+		Statement json.RawMessage
+	}
+	if json.Unmarshal([]byte(doc), &pol) != nil {
+		return nil, false
+	}
+	type stmt struct {
+		Effect    string
+		Principal json.RawMessage
+	}
+	var stmts []stmt
+	if json.Unmarshal(pol.Statement, &stmts) != nil {
+		var one stmt
+		if json.Unmarshal(pol.Statement, &one) != nil {
+			return nil, false
+		}
+		stmts = []stmt{one}
+	}
+	for _, s := range stmts {
+		if s.Effect != "Allow" {
+			continue
+		}
+		var p map[string]json.RawMessage
+		if json.Unmarshal(s.Principal, &p) != nil || len(p) != 1 || p["AWS"] == nil {
+			return nil, false
+		}
+		var list []string
+		if json.Unmarshal(p["AWS"], &list) != nil {
+			var one string
+			if json.Unmarshal(p["AWS"], &one) != nil {
+				return nil, false
+			}
+			list = []string{one}
+		}
+		who = append(who, list...)
+	}
+	return who, true
 }
 
 // outsideTrust returns the AWS principals a trust policy allows that are not

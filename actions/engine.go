@@ -415,7 +415,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 		ap.Targets = mergeTargets(ap.Targets)
 		ap.Exempt = unique(ap.Exempt)
 		sort.SliceStable(ap.Exempt, func(i, j int) bool { return ap.Exempt[i].Principal < ap.Exempt[j].Principal })
-		ap.Warnings = unique(ap.Warnings)
+		tidyPlan(action, ap) // groups repeated warnings (warnings.go)
 		ap.Failures = unique(ap.Failures)
 	}
 	return plan, nil

@@ -226,7 +226,9 @@ func identityCenter(p *principal) bool {
 // break-glass principal always says why it is untouched.
 const (
 	reasonSLR = "service-linked role: AWS allows no inline or attached policy on it and only its service can assume it; contain the service instead (and review it with iam:GetServiceLastAccessedDetails)"
-	reasonSSO = "IAM Identity Center role: IAM refuses changes to it; contain it in IAM Identity Center (remove the account assignment or permission set, then revoke the user's active sessions there)"
+	reasonSSO = "IAM Identity Center role: IAM refuses changes to it, so no policy is put on or attached to it (in a member account the guardrail SCP binds it all the same); contain it in IAM Identity Center (remove the account assignment or permission set, then revoke the user's active sessions there)"
+	// ssoWarning counts the IAM Identity Center roles of an account.
+	ssoWarning = "%d IAM Identity Center role(s) cannot carry the change: contain them in IAM Identity Center"
 )
 
 // exemption says why the bot will never touch p, or "" when it may. The
@@ -292,7 +294,7 @@ func (a *acct) sortOut(ps []*principal, w *work) []*principal {
 		w.warnings = append(w.warnings, fmt.Sprintf("%d service-linked role(s) cannot carry the change and are reported as exempt", slr))
 	}
 	if sso > 0 {
-		w.warnings = append(w.warnings, fmt.Sprintf("%d IAM Identity Center role(s) cannot carry the change: contain them in IAM Identity Center", sso))
+		w.warnings = append(w.warnings, fmt.Sprintf(ssoWarning, sso))
 	}
 	return act
 }

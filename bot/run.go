@@ -129,7 +129,8 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 
 	start := time.Now()
 	opt := actions.Options{RequestID: id, RevokeBefore: r.PinnedAt}
-	rec := s.recorder(id, log)
+	rec, stopSlow := s.watchSlowSteps(ctx, id, log, s.recorder(id, log)) // slowsteps.go
+	defer stopSlow()
 	var res *actions.Result
 	if r.Kind != store.KindUndo {
 		opt.Baseline = s.baselineFor(ctx, r.Accounts)

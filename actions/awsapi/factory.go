@@ -26,6 +26,8 @@ import (
 const (
 	DefaultMaxAttempts = 5
 	DefaultMaxBackoff  = 20 * time.Second
+	// DefaultCallTimeout bounds one AWS call, its retries included.
+	DefaultCallTimeout = 30 * time.Second
 	// DefaultSessionName is the role session name when the context carries no
 	// request id.
 	DefaultSessionName = "killswitch"
@@ -56,6 +58,11 @@ type Config struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between attempts (default 20s).
 	MaxBackoff time.Duration
+	// CallTimeout bounds one AWS call, its retries and the role assumption
+	// it may need included (default DefaultCallTimeout): a hung endpoint
+	// yields an error per call ("no answer within …") instead of a stalled
+	// run.
+	CallTimeout time.Duration
 	// APIOptions are extra smithy middleware on every client (tests: record
 	// operations, inject faults; see RecordOperations and InjectFaults).
 	APIOptions []func(*middleware.Stack) error
@@ -103,6 +110,9 @@ func NewFactory(ctx context.Context, cfg Config) (*Factory, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
 
 	var base aws.Config
 	if cfg.Base != nil {
@@ -132,7 +142,7 @@ func NewFactory(ctx context.Context, cfg Config) (*Factory, error) {
 		})
 	}
 	base.RetryMaxAttempts = 0 // the retryer above is authoritative
-	base.APIOptions = append(append([]func(*middleware.Stack) error(nil), base.APIOptions...), cfg.APIOptions...)
+	base.APIOptions = append(append([]func(*middleware.Stack) error{callTimeout(cfg.CallTimeout)}, base.APIOptions...), cfg.APIOptions...)
 
 	f := &Factory{
 		cfg:   cfg,

@@ -2,11 +2,13 @@ package awsapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -34,6 +36,35 @@ func tagAccount(account string) func(*middleware.Stack) error {
 			}), middleware.Before)
 	}
 }
+
+// callTimeout bounds every operation (Initialize runs once per call, before
+// the retry loop and the credential retrieval, so both are bounded too).
+func callTimeout(d time.Duration) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("killswitch.CallTimeout",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				cctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				out, md, err := next.HandleInitialize(cctx, in)
+				if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+					err = &CallTimeoutError{After: d, Err: err}
+				}
+				return out, md, err
+			}), middleware.Before)
+	}
+}
+
+// CallTimeoutError is a call that got no answer within Config.CallTimeout.
+type CallTimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *CallTimeoutError) Error() string {
+	return fmt.Sprintf("no answer from AWS within %s (aws.call_timeout): %v", e.After, e.Err)
+}
+
+func (e *CallTimeoutError) Unwrap() error { return e.Err }
 
 // accountFrom returns the account of the factory client making the call, or
 // "" (the base principal's STS client, or a client not made by a Factory).

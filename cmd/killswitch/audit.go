@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,10 @@ import (
 )
 
 func cmdAudit(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		verbUsage(out, "audit", nil)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("audit needs: verify [--checkpoint FILE | --head HASH] [--config FILE] | show [--request ID] [--json] [--config FILE]")
 	}

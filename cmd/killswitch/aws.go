@@ -17,6 +17,7 @@ func awsProvider(ctx context.Context, cfg *Config) (awsapi.Provider, []string, e
 		RoleName:          cfg.AWS.RoleName,
 		ExternalID:        cfg.AWS.ExternalID,
 		ManagementAccount: cfg.AWS.ManagementAccount,
+		CallTimeout:       cfg.AWS.CallTimeout,
 	})
 	if err != nil {
 		return nil, nil, &configError{fmt.Errorf("aws: %w", err)}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/killswitch/killswitch/actions"
+	"github.com/killswitch/killswitch/actions/awsapi"
 	"github.com/killswitch/killswitch/bot/audit"
 )
 
@@ -81,6 +84,9 @@ type AWSConfig struct {
 	// ConfirmTimeout bounds the wait for the guardrail to be shown in
 	// effect (the canary's dry run refused) before access is cut.
 	ConfirmTimeout time.Duration `yaml:"confirm_timeout"`
+	// CallTimeout bounds one AWS call, retries included (default 30s): a
+	// hung endpoint fails each call instead of stalling the run.
+	CallTimeout time.Duration `yaml:"call_timeout"`
 }
 
 // StoreConfig is the store: section.
@@ -95,7 +101,8 @@ var defaultConfig []byte
 // maxConfigBytes caps a configuration file: it is hostile input like any other.
 const maxConfigBytes = 1 << 20
 
-// loadConfig reads the file, or the embedded default when path is "".
+// loadConfig reads the file, or the embedded default when path is "". A
+// relative SQLite store.dsn in a file is resolved against the file's folder.
 func loadConfig(path string) (*Config, error) {
 	data := defaultConfig
 	name := "embedded default configuration"
@@ -114,15 +121,53 @@ func loadConfig(path string) (*Config, error) {
 		}
 		name = path
 	}
-	cfg, err := parseConfig(data)
+	cfg, err := parseConfigFile(name, data)
+	var ke *keyError
+	if errors.As(err, &ke) {
+		return nil, err // it names the file and the line
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", name, err)
+	}
+	if path != "" && cfg.Store.Driver == "sqlite" {
+		cfg.Store.DSN = resolveSQLite(filepath.Dir(path), cfg.Store.DSN)
 	}
 	return cfg, nil
 }
 
-func parseConfig(data []byte) (*Config, error) {
+// resolveSQLite joins dir and a relative SQLite DSN's file path, keeping a
+// file: prefix and ?options; in-memory and absolute DSNs are unchanged.
+func resolveSQLite(dir, dsn string) string {
+	rest, prefix := dsn, ""
+	if strings.HasPrefix(rest, "file:") {
+		prefix, rest = "file:", rest[len("file:"):]
+	}
+	file, query := rest, ""
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		file, query = rest[:i], rest[i:]
+	}
+	if file == "" || file == ":memory:" || strings.Contains(strings.ToLower(query), "mode=memory") || filepath.IsAbs(file) {
+		return dsn
+	}
+	return prefix + filepath.Join(dir, file) + query
+}
+
+func parseConfig(data []byte) (*Config, error) { return parseConfigFile("", data) }
+
+// parseConfigFile parses and checks a configuration; name is the file for
+// messages. An unknown key is a *keyError naming the file, the line and the
+// keys valid there.
+func parseConfigFile(name string, data []byte) (*Config, error) {
 	cfg := &Config{}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, err
+	}
+	if len(root.Content) > 0 {
+		if err := checkKeys(name, root.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
+			return nil, err
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -133,6 +178,58 @@ func parseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// keyError is an unknown configuration key.
+type keyError struct {
+	file, section, key string
+	line               int
+	valid              []string
+}
+
+func (k *keyError) Error() string {
+	where := "at the top level"
+	if k.section != "" {
+		where = "in " + k.section
+	}
+	file := k.file
+	if file == "" {
+		file = "configuration"
+	}
+	return fmt.Sprintf("%s:%d: unknown key %q %s (valid keys there: %s)", file, k.line, k.key, where, strings.Join(k.valid, ", "))
+}
+
+// checkKeys reports the first key of the mapping n that t (a struct) has no
+// yaml field for, recursing into nested sections.
+func checkKeys(file string, n *yaml.Node, t reflect.Type, section string) error {
+	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	var valid []string
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = t.Field(i).Type
+		valid = append(valid, tag)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			return &keyError{file: file, section: section, key: k.Value, line: k.Line, valid: valid}
+		}
+		sub := k.Value
+		if section != "" {
+			sub = section + "." + k.Value
+		}
+		if err := checkKeys(file, v, ft, sub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Config) defaults() {
@@ -165,6 +262,9 @@ func (c *Config) defaults() {
 	}
 	if c.AWS.RoleName == "" {
 		c.AWS.RoleName = actions.DefaultBotRoleName
+	}
+	if c.AWS.CallTimeout == 0 {
+		c.AWS.CallTimeout = awsapi.DefaultCallTimeout
 	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
@@ -204,6 +304,14 @@ func (c *Config) validate() error {
 			bad("approval: %q is not a Slack user id (like U0123ABCD)", u)
 		}
 	}
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"approval.requesters", c.Approval.Requesters}, {"approval.approvers", c.Approval.Approvers}} {
+		if d := duplicates(l.list); len(d) > 0 {
+			bad("%s lists %s more than once: each person counts once toward approval.required (%d), so list each user id once", l.key, strings.Join(d, ", "), c.Approval.Required)
+		}
+	}
 	if c.Approval.Required < 1 {
 		bad("approval.required must be at least 1 (the two-person rule)")
 	}
@@ -213,7 +321,7 @@ func (c *Config) validate() error {
 	if len(c.Approval.Requesters) > 0 {
 		for _, r := range c.Approval.Requesters {
 			others := 0
-			for _, a := range c.Approval.Approvers {
+			for _, a := range uniqueStrings(c.Approval.Approvers) {
 				if a != r {
 					others++
 				}
@@ -266,6 +374,9 @@ func (c *Config) validate() error {
 	if c.AWS.ConfirmTimeout < 0 || c.AWS.ConfirmTimeout > 15*time.Minute {
 		bad("aws.confirm_timeout %s: between 1s and 15m (default %s)", c.AWS.ConfirmTimeout, actions.DefaultConfirmTimeout)
 	}
+	if c.AWS.CallTimeout < time.Second || c.AWS.CallTimeout > 10*time.Minute {
+		bad("aws.call_timeout %s: between 1s and 10m (default %s)", c.AWS.CallTimeout, awsapi.DefaultCallTimeout)
+	}
 	switch c.Store.Driver {
 	case "sqlite", "postgres":
 		if c.Store.DSN == "" {
@@ -286,4 +397,30 @@ func (c *Config) validate() error {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// duplicates returns the values listed more than once, in order of first repeat.
+func duplicates(list []string) []string {
+	seen := map[string]int{}
+	var out []string
+	for _, v := range list {
+		seen[v]++
+		if seen[v] == 2 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// uniqueStrings returns list without repeats, in order.
+func uniqueStrings(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range list {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -30,7 +30,15 @@ func openSim(name string) (*sim.Org, error) {
 	}
 	if strings.ContainsAny(name, "/.") {
 		if _, err := os.Stat(name); err == nil {
-			return sim.LoadFile(name)
+			org, err := sim.LoadFile(name)
+			if err != nil {
+				// a mistake in the file is a usage or configuration error (exit 2)
+				if !strings.Contains(err.Error(), name) {
+					err = fmt.Errorf("%s: %w", name, err)
+				}
+				return nil, &configError{fmt.Errorf("--sim %s: not a valid organization file: %w", name, err)}
+			}
+			return org, nil
 		}
 	}
 	return nil, usagef("--sim %q: not a built-in organization (%s) nor a readable YAML file", name, strings.Join(sim.BuiltinNames(), ", "))

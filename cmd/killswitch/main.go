@@ -35,15 +35,19 @@ const usage = `killswitch: contain an AWS account takeover
 usage: killswitch VERB [flags]
 
   actions [--json]                                  list the vetted actions
-  plan ACTION [--accounts ID,ID | --all] [--sim ORG] [--config FILE] [--json]
+  plan ACTION [--accounts ID,ID | --all] [--sim ORG] [--config FILE] [--since 24h|RFC3339] [--json]
                                                     read-only dry run
-  policy list | show NAME | validate [FILE]         the AWS policy documents
+  policy list | show NAME | validate [NAME FILE] [--config FILE]
+                                                    the AWS policy documents
   serve [--config FILE]                             the Slack service
-  drill [--scenario NAME|FILE] [--json]             a tabletop exercise on the simulated organization
-  audit verify [--config FILE]                      verify the audit log's hash chain
+  drill [--scenario NAME|FILE] [--seed N] [--json]  a tabletop exercise on the simulated organization
+  audit verify [--checkpoint FILE | --head [SEQ:]HASH] [--config FILE]
+                                                    verify the audit log's hash chain
   audit show [--request ID] [--json] [--config FILE]
+  version                                           the version and the commit it was built from
+  help [VERB]                                       usage; per verb with its flags
 
-Run "killswitch VERB --help" for a verb's flags.
+Run "killswitch help VERB" (or "killswitch VERB --help") for a verb's flags.
 `
 
 func main() {
@@ -62,15 +66,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbs := map[string]func(context.Context, []string, io.Writer) error{
 		"actions": cmdActions,
 		"plan":    cmdPlan,
-		"policy":  cmdPolicy,
+		"policy": func(ctx context.Context, args []string, out io.Writer) error {
+			return cmdPolicy(ctx, args, out, stderr)
+		},
 		"drill":   cmdDrill,
 		"serve":   cmdServe,
 		"audit":   cmdAudit,
+		"version": cmdVersion,
 	}
 	verb := args[0]
-	if verb == "help" || verb == "-h" || verb == "--help" {
-		fmt.Fprint(stdout, usage)
-		return exitOK
+	switch verb {
+	case "help", "-h", "-help", "--help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		if len(args) > 2 {
+			fmt.Fprintf(stderr, "killswitch help: give one verb (got %s)\n", strings.Join(args[1:], " "))
+			return exitUsage
+		}
+		if args[1] == "help" {
+			verbUsage(stdout, "help", nil)
+			return exitOK
+		}
+		if _, ok := verbs[args[1]]; !ok {
+			fmt.Fprintf(stderr, "killswitch help: unknown verb %q\n\n%s", args[1], usage)
+			return exitUsage
+		}
+		verb, args = args[1], []string{args[1], "--help"}
+	case "-version", "--version":
+		verb = "version"
+		args = []string{"version"}
 	}
 	f, ok := verbs[verb]
 	if !ok {
@@ -103,6 +129,7 @@ func (c *configError) Unwrap() error { return c.err }
 func flags(verb string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("killswitch "+verb, flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {} // parse prints the usage on --help, and only the error otherwise
 	return fs
 }
 
@@ -111,11 +138,16 @@ func flags(verb string, out io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		w := fs.Output()
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(w)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				verbUsage(w, strings.TrimPrefix(fs.Name(), "killswitch "), fs)
 				return nil, err
 			}
-			return nil, usagef("%v (see: %s --help)", err, fs.Name())
+			return nil, usagef("%v (see: %s --help)", dashes(err), fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -134,4 +166,35 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// dashes rewrites the flag package's "-name" in an error as "--name", the
+// way the flags are documented and typed.
+func dashes(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
+		if strings.HasPrefix(msg, p) {
+			return p + "-" + msg[len(p):]
+		}
+	}
+	if i := strings.LastIndex(msg, " for flag -"); i >= 0 {
+		return msg[:i] + " for flag --" + msg[i+len(" for flag -"):]
+	}
+	if i := strings.LastIndex(msg, " for -"); i >= 0 {
+		return msg[:i] + " for --" + msg[i+len(" for -"):]
+	}
+	return msg
+}
+
+func cmdVersion(_ context.Context, args []string, out io.Writer) error {
+	fs := flags("version", out)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("version takes no arguments (got %q)", pos[0])
+	}
+	fmt.Fprintln(out, versionString())
+	return nil
 }

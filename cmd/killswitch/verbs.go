@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,8 +71,11 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	if len(pos) == 0 {
 		return usagef("plan needs one action, e.g.: killswitch plan lockdown --all (actions: %s)", strings.Join(actions.Names(), ", "))
+	}
+	if len(pos) > 1 {
+		return usagef("plan takes one action (%s); %q is an extra argument: give flags with two dashes, e.g. killswitch plan %s --accounts 111122223333", pos[0], pos[1], pos[0])
 	}
 	if _, err := actions.Lookup(pos[0]); err != nil {
 		return usagef("%v", err)
@@ -99,10 +103,55 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(out, plan)
+		if err := writeJSON(out, plan); err != nil {
+			return err
+		}
+	} else {
+		printPlan(out, plan)
 	}
-	printPlan(out, plan)
-	return nil
+	return planFailure(plan, cfg, *simOrg != "" || cfg.AWS.Backend == "sim")
+}
+
+// planFailure is the plan's exit status: a failure (exit 1) when no account
+// could be planned, or when AWS refused or could not find the credentials,
+// saying how to provide them.
+func planFailure(p *actions.Plan, cfg *Config, simulated bool) error {
+	failed, creds := 0, 0
+	for _, a := range p.Accounts {
+		if a.Error == "" {
+			continue
+		}
+		failed++
+		if !simulated && credentialError(a.Error) {
+			creds++
+		}
+	}
+	var msg string
+	switch {
+	case creds > 0:
+		msg = fmt.Sprintf("%d of %d account(s) could not be planned: no usable AWS credentials. killswitch takes them from the AWS SDK's default chain: "+
+			"export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "+
+			"or AWS_PROFILE=NAME for a profile of ~/.aws/config (after aws sso login --profile NAME), "+
+			"or run where an instance, ECS task or EKS pod role provides them; "+
+			"they must be allowed to assume %s in every account", failed, len(p.Accounts), cfg.AWS.RoleName)
+	case failed > 0 && failed == len(p.Accounts):
+		msg = fmt.Sprintf("no account could be planned (%d of %d failed): see each account's error", failed, len(p.Accounts))
+	default:
+		return nil
+	}
+	return errors.New(msg)
+}
+
+// credentialError reports whether an account's error says the base
+// credentials are missing, expired or refused.
+func credentialError(text string) bool {
+	for _, s := range []string{"get credentials:", "failed to refresh cached credentials", "no EC2 IMDS role found", "NoCredentialProviders",
+		"InvalidClientTokenId", "ExpiredToken", "UnrecognizedClientException", "SignatureDoesNotMatch", "the security token included in the request is invalid"} {
+		if strings.Contains(text, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseSince(s string, now time.Time) (time.Time, error) {
@@ -117,8 +166,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 
 func printPlan(out io.Writer, p *actions.Plan) {
 	t, c, x := p.Counts()
-	fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
-	if info, err := actions.Lookup(p.Action); err == nil {
+	info, err := actions.Lookup(p.Action)
+	if err == nil && !info.Mutating {
+		// a read-only action's targets are what it found, not changes
+		fmt.Fprintf(out, "plan %s on %d account(s): %d finding(s) about %d principal(s) or policies, %d exempt (read-only: nothing would change)\n", p.Action, len(p.Accounts), c, t, x)
+	} else {
+		fmt.Fprintf(out, "plan %s on %d account(s): %d target(s), %d change(s), %d exempt\n", p.Action, len(p.Accounts), t, c, x)
+	}
+	if err == nil {
 		for _, cost := range info.Costs {
 			fmt.Fprintf(out, "  cost until undo: %s\n", cost)
 		}
@@ -177,23 +232,18 @@ func printResult(out io.Writer, r *actions.Result) {
 	}
 }
 
-func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
+func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 	fs := flags("policy", out)
-	cfgPath := fs.String("config", "", "render with this configuration's exemptions (default: the built-in example exemptions)")
+	cfgPath := fs.String("config", "", "render with this configuration's exemptions and role (default: the embedded default configuration, as serve and plan use it)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	params := policies.DefaultParams()
-	if *cfgPath != "" {
-		cfg, err := configFlag(*cfgPath)
-		if err != nil {
-			return err
-		}
-		params.ExemptPatterns = append(append([]string(nil), cfg.BreakGlass.Principals...), "arn:aws:iam::*:role/"+cfg.AWS.RoleName)
-		params.ExemptTag = cfg.BreakGlass.Tag
-		params.RoleName = cfg.AWS.RoleName
+	cfg, err := configFlag(*cfgPath)
+	if err != nil {
+		return err
 	}
+	params := policyParams(cfg)
 	sub := ""
 	if len(pos) > 0 {
 		sub = pos[0]
@@ -221,7 +271,13 @@ func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
 		if err := json.Unmarshal([]byte(doc), &pretty); err != nil {
 			return err
 		}
-		return writeJSON(out, pretty)
+		if err := writeJSON(out, pretty); err != nil {
+			return err
+		}
+		for _, n := range policyNotes(pos[1], cfg, *cfgPath, params) {
+			fmt.Fprintf(errOut, "note: %s\n", n)
+		}
+		return nil
 	case sub == "validate" && len(pos) == 1:
 		errs := policies.ValidateAll(params)
 		for _, d := range policies.List() {
@@ -256,6 +312,48 @@ func cmdPolicy(_ context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s (%s): ok\n", pos[2], d.Name)
 		return nil
+	case sub == "validate":
+		return usagef("policy validate takes no argument (check every document) or NAME FILE (check FILE against NAME's rules), got %d: e.g. killswitch policy validate deny-delete my-policy.json", len(pos)-1)
+	case sub == "list" || sub == "show":
+		return usagef("policy needs: list | show NAME | validate [NAME FILE]; e.g. killswitch policy show deny-delete")
 	}
 	return usagef("policy needs: list | show NAME | validate [NAME FILE]")
+}
+
+// policyParams are the parameters serve and plan render the documents with
+// for cfg: its break-glass patterns and the bot's role in every account,
+// its tag, role name and external id. The revocation cut-off and the bot's
+// principal are examples (see policyNotes).
+func policyParams(cfg *Config) policies.Params {
+	params := policies.DefaultParams()
+	params.ExemptPatterns = append(append([]string(nil), cfg.BreakGlass.Principals...), "arn:aws:iam::*:role/"+cfg.AWS.RoleName)
+	params.ExemptTag = cfg.BreakGlass.Tag
+	params.RoleName = cfg.AWS.RoleName
+	params.ExternalID = cfg.AWS.ExternalID
+	return params
+}
+
+// policyNotes say which values of a shown document are examples and what
+// is added when it is attached (printed on stderr: show's stdout is the
+// rendered JSON alone).
+func policyNotes(name string, cfg *Config, cfgPath string, params policies.Params) []string {
+	from := "the embedded default configuration"
+	if cfgPath != "" {
+		from = cfgPath
+	}
+	var notes []string
+	switch name {
+	case "revoke-older-sessions":
+		notes = append(notes, fmt.Sprintf("the aws:TokenIssueTime cut-off %s is an example: revoke-sessions and lockdown set it to the moment of the run (each account's own cut-off)", params.RevokeBefore.UTC().Format(time.RFC3339)))
+	case "responder-trust":
+		notes = append(notes, fmt.Sprintf("the trusted principal %s is an example: use the principal killswitch serve runs as", params.BotPrincipal))
+	case "deny-delete", "quarantine":
+		notes = append(notes, fmt.Sprintf("exemptions from %s: %s", from, strings.Join(params.ExemptPatterns, ", ")))
+		if name == "deny-delete" {
+			notes = append(notes, fmt.Sprintf("when attached, principals exempt by the tag %s (confirmed by the recorded exemption baseline) are added by ARN, and the document is split into parts that each fit an SCP (%s, %s-2, ...)", cfg.BreakGlass.Tag, actions.DenyDeletePolicyName, actions.DenyDeletePolicyName))
+		}
+	case "bot-policy":
+		notes = append(notes, fmt.Sprintf("role %s from %s", cfg.AWS.RoleName, from))
+	}
+	return notes
 }
