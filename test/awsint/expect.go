@@ -29,6 +29,10 @@ type Expect struct {
 	// revokeDocs: per account, the revocation at the cut-off lockdown took
 	// there (SetRevokeCutoffs); accounts missing here use revokeDoc.
 	revokeDocs map[string]string
+	// unconfirmed: no exemption baseline confirms the principals exempt by
+	// tag or pattern (Unconfirm); they are contained, and quarantined.
+	unconfirmed   bool
+	quarantineDoc string // normalized
 }
 
 // NewExpect returns the expectations for org: e renders the deny-delete
@@ -36,16 +40,48 @@ type Expect struct {
 // cut-off the run pins.
 func NewExpect(t testing.TB, org *Org, e *actions.Engine, rb time.Time) *Expect {
 	t.Helper()
-	parts := GuardrailParts(t, org, e)
 	rv, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: rb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &Expect{org: org, rb: rb, revokeDoc: normDoc(rv), IAMDenyDelete: map[string]bool{org.Management: true}, revokeDocs: map[string]string{}}
+	q, err := policies.Render("revoke-older-sessions", policies.Params{RevokeBefore: actions.QuarantineUntil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &Expect{org: org, rb: rb, revokeDoc: normDoc(rv), quarantineDoc: normDoc(q), IAMDenyDelete: map[string]bool{org.Management: true}, revokeDocs: map[string]string{}}
+	x.setParts(GuardrailParts(t, org, e))
+	return x
+}
+
+func (x *Expect) setParts(parts []string) {
+	x.denyDocs = nil
 	for _, d := range parts {
 		x.denyDocs = append(x.denyDocs, normDoc(d))
 	}
-	return x
+}
+
+// Unconfirm makes the expectations those of a run whose exemption baseline
+// confirms nobody (Options.Baseline with no baseline old enough): the
+// principals the seed exempted by the break-glass tag or a wildcard pattern
+// are contained like any other, the guardrail names none of them by ARN,
+// and their sessions are quarantined (revoked whenever issued,
+// actions.QuarantineUntil) where sessions are revoked.
+func (x *Expect) Unconfirm(t testing.TB, e *actions.Engine) {
+	t.Helper()
+	parts, err := e.DenyDeleteParts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	GuardrailParts(t, x.org, e) // checks the engine's exemptions are the seed's
+	x.unconfirmed = true
+	x.setParts(parts)
+}
+
+// claims reports whether the seed made arn look exempt by the break-glass
+// tag or a wildcard pattern: what only an exemption baseline confirms.
+func (x *Expect) claims(account, arn string) bool {
+	p, ok := x.org.Accounts[account].Find(arn)
+	return ok && (p.Exempt == ExemptTag || p.Exempt == ExemptPattern)
 }
 
 // SetRevokeCutoffs makes the expected revocation of each account in
@@ -116,6 +152,9 @@ func GuardrailParts(t testing.TB, org *Org, e *actions.Engine) []string {
 // never touch.
 func (x *Expect) exempt(account, arn string) bool {
 	p, ok := x.org.Accounts[account].Find(arn)
+	if x.unconfirmed && x.claims(account, arn) {
+		return false
+	}
 	return ok && p.Exempt != ""
 }
 
@@ -216,7 +255,11 @@ func (x *Expect) revoke(s *OrgState) {
 			doc = x.revokeDoc
 		}
 		for arn, p := range a.Principals {
-			if p.Kind != "group" && !x.exempt(id, arn) {
+			switch {
+			case p.Kind == "group" || x.exempt(id, arn):
+			case x.unconfirmed && x.claims(id, arn):
+				p.Inline[actions.RevokePolicyName] = x.quarantineDoc
+			default:
 				p.Inline[actions.RevokePolicyName] = doc
 			}
 		}
@@ -391,7 +434,8 @@ func LastDisableUsers(results ...*actions.Result) map[string]time.Time {
 // returns the cut-off of each account. Lockdown takes the cut-off per
 // account, after the last long-term credential it cut there: in each
 // account every KillSwitchRevokeOlderSessions denies sessions issued before
-// one and the same instant, no earlier than the pinned rb, no earlier than
+// one and the same instant (but for quarantines, at actions.QuarantineUntil,
+// which the state comparison checks), no earlier than the pinned rb, no earlier than
 // the last disable-users step of the results in that account (rounded up to
 // the second: no session minted from a key before it was cut survives), and
 // no later than until (when the last run ended, rounded up): a cut-off in
@@ -416,6 +460,9 @@ func CheckLockdownRevokeTime(t testing.TB, s *OrgState, rb, until time.Time, res
 			c, err := time.Parse(time.RFC3339, got)
 			if err != nil {
 				t.Errorf("%s: aws:TokenIssueTime %q: %v", arn, got, err)
+				continue
+			}
+			if c.Equal(actions.QuarantineUntil) {
 				continue
 			}
 			if _, seen := cutoffs[id]; !seen {
@@ -470,12 +517,22 @@ func CheckGuardrailUnconfirmed(t testing.TB, res *actions.Result) {
 
 // CheckLockdownOrder: lockdown finishes each step in every account before
 // the next: the guardrail everywhere, then its confirmation (at least
-// ConfirmTimeout on moto, where it never confirms), then disable-users,
-// then revoke-sessions. A quarantine (a revocation at
-// actions.QuarantineUntil) comes first among the cuts.
+// ConfirmTimeout on moto, where it never confirms), then the quarantines
+// (a revocation at actions.QuarantineUntil, first among the cuts), then
+// disable-users, then revoke-sessions.
 func CheckLockdownOrder(t testing.TB, res *actions.Result) {
 	t.Helper()
-	var lastGuard, firstDisable, lastDisable, firstRevoke time.Time
+	var lastGuard, firstCut, lastQuarantine, firstDisable, lastDisable, firstRevoke time.Time
+	first := func(v *time.Time, at time.Time) {
+		if v.IsZero() || at.Before(*v) {
+			*v = at
+		}
+	}
+	last := func(v *time.Time, at time.Time) {
+		if at.After(*v) {
+			*v = at
+		}
+	}
 	for _, s := range res.Steps() {
 		if s.Status != actions.StepDone {
 			continue
@@ -483,29 +540,42 @@ func CheckLockdownOrder(t testing.TB, res *actions.Result) {
 		quarantine := s.Action == actions.RevokeSessions && strings.HasPrefix(s.Change, "quarantine:")
 		switch {
 		case s.Action == actions.DenyDelete:
-			if s.At.After(lastGuard) {
-				lastGuard = s.At
-			}
-		case s.Action == actions.DisableUsers, quarantine:
-			if firstDisable.IsZero() || s.At.Before(firstDisable) {
-				firstDisable = s.At
-			}
-			if s.At.After(lastDisable) {
-				lastDisable = s.At
-			}
+			last(&lastGuard, s.At)
+		case quarantine:
+			first(&firstCut, s.At)
+			last(&lastQuarantine, s.At)
+		case s.Action == actions.DisableUsers:
+			first(&firstCut, s.At)
+			first(&firstDisable, s.At)
+			last(&lastDisable, s.At)
 		case s.Action == actions.RevokeSessions:
-			if firstRevoke.IsZero() || s.At.Before(firstRevoke) {
-				firstRevoke = s.At
+			first(&firstRevoke, s.At)
+		}
+	}
+	if lastGuard.IsZero() || firstCut.IsZero() || firstRevoke.IsZero() {
+		t.Fatalf("lockdown did not run every step: last guardrail step %v, first cut %v, first revocation %v", lastGuard, firstCut, firstRevoke)
+	}
+	if gap := firstCut.Sub(lastGuard); gap < ConfirmTimeout {
+		t.Errorf("the first cut came %s after the last guardrail step: want the guardrail's confirmation (up to %s) in between", gap, ConfirmTimeout)
+	}
+	if !lastQuarantine.IsZero() && !firstDisable.IsZero() {
+		for _, a := range res.Accounts {
+			var q, d time.Time
+			for _, s := range a.Steps {
+				switch {
+				case s.Status != actions.StepDone:
+				case s.Action == actions.RevokeSessions && strings.HasPrefix(s.Change, "quarantine:"):
+					last(&q, s.At)
+				case s.Action == actions.DisableUsers:
+					first(&d, s.At)
+				}
+			}
+			if !q.IsZero() && !d.IsZero() && d.Before(q) {
+				t.Errorf("%s: a credential was cut (%s) before the last quarantine (%s): quarantines come first among the cuts", a.Account, d.Format(time.RFC3339Nano), q.Format(time.RFC3339Nano))
 			}
 		}
 	}
-	if lastGuard.IsZero() || firstDisable.IsZero() || firstRevoke.IsZero() {
-		t.Fatalf("lockdown did not run every step: last guardrail step %v, first cut %v, first revocation %v", lastGuard, firstDisable, firstRevoke)
-	}
-	if gap := firstDisable.Sub(lastGuard); gap < ConfirmTimeout {
-		t.Errorf("the first cut came %s after the last guardrail step: want the guardrail's confirmation (up to %s) in between", gap, ConfirmTimeout)
-	}
-	if firstRevoke.Before(lastDisable) {
+	if !lastDisable.IsZero() && firstRevoke.Before(lastDisable) {
 		t.Errorf("a session was revoked (%s) before the last long-term credential was cut (%s)", firstRevoke.Format(time.RFC3339Nano), lastDisable.Format(time.RFC3339Nano))
 	}
 }

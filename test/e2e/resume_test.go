@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/slackfake"
@@ -77,8 +78,12 @@ func TestShutdownParksAndStartResumes(t *testing.T) {
 		t.Fatalf("%s (%s), pinned %s then %s", done.State, done.Error, r.PinnedAt, done.PinnedAt)
 	}
 	// the call interrupted by the shutdown failed (the simulation counts it
-	// as an attempt): compare the calls that succeeded, as audited
+	// as an attempt): compare the calls that succeeded, as audited. The
+	// guardrail canary's EC2 DeleteSnapshot is a dry run that changes
+	// nothing and, once the guardrail holds, is refused (audited as an
+	// error): it is checked below as the guardrail's confirmation instead.
 	got, want := map[string]int{}, singleRunMutations(t)
+	delete(want, canaryDryRun)
 	for _, r := range e2.auditEntries(id) {
 		var c struct{ Service, Operation, Outcome string }
 		if r.Event == "aws_call" && json.Unmarshal(r.Data, &c) == nil && c.Outcome == "ok" && mutatingAction(c.Operation) {
@@ -103,9 +108,34 @@ func TestShutdownParksAndStartResumes(t *testing.T) {
 	if n := e2.events(id, bot.EventApplyStarted); n != 2 {
 		t.Errorf("%d apply_started events, want 2", n)
 	}
+	// the resumed run confirmed the guardrail (the canary refused) before
+	// cutting access
+	var res actions.Result
+	if err := json.Unmarshal(done.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Accounts {
+		if a.Guardrail == nil || !a.Guardrail.Confirmed {
+			t.Errorf("%s: guardrail %+v after resuming, want confirmed", a.Account, a.Guardrail)
+		}
+	}
+	refused := 0
+	for _, r := range e2.auditEntries(id) {
+		var c struct{ Service, Operation, Outcome string }
+		if r.Event == "aws_call" && json.Unmarshal(r.Data, &c) == nil && c.Service+"."+c.Operation == canaryDryRun && c.Outcome == "error" {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("no refused canary dry run audited: the guardrail was not confirmed")
+	}
 	contained(t, e.org, done.PinnedAt)
 	e2.verifyAudit()
 }
+
+// canaryDryRun is the guardrail canary's call, as the simulation and the
+// audit name it.
+const canaryDryRun = "EC2.DeleteSnapshot"
 
 // TestBackdoorCreatedAfterThePlan: approvers approve the intent; a backdoor
 // user made between the plan and the approval is contained too, and the
