@@ -598,7 +598,8 @@ func exemptReason(category string) string {
 
 // seededExempt is every principal of account the seed made exempt that an
 // action's plan must report: users for every mutating action, roles too
-// when the action changes roles (deny-delete, revoke-sessions, lockdown).
+// when the action changes roles (deny-delete, revoke-sessions, lockdown),
+// but for the IAM Identity Center roles the guardrail SCP binds.
 func seededExempt(org *awsint.Org, account, action string) map[string]string {
 	roles := false
 	for _, ph := range awsint.Phases(action) {
@@ -611,6 +612,11 @@ func seededExempt(org *awsint.Org, account, action string) map[string]string {
 		ps = append(append([]awsint.Principal(nil), a.Users...), a.Roles...)
 	}
 	for _, p := range ps {
+		// deny-delete alone in a member account is the SCP, which binds IAM
+		// Identity Center roles like every other principal: not exempt there
+		if p.Exempt == awsint.ExemptIdentityCenter && action == actions.DenyDelete && account != org.Management {
+			continue
+		}
 		if p.Exempt != "" {
 			out[p.ARN] = exemptReason(p.Exempt)
 		}
