@@ -408,6 +408,9 @@ type resultView struct {
 	Err       string
 	Unplanned []string
 	NotDone   []string
+	// Before: how many of the result's steps a run before a restart made
+	// (the resumed run skipped them, finding them done).
+	Before int
 }
 
 func resultIcon(status string) string {
@@ -434,6 +437,9 @@ func resultMessage(v resultView) (string, []slack.Block) {
 	done, failed := countSteps(res.Steps())
 	summary := fmt.Sprintf("%s *%s %s* in %s: %s made, %s failed", resultIcon(res.Status), esc(verb), res.Status,
 		plural(len(res.Accounts), "account", "accounts"), plural(done, "change", "changes"), plural(failed, "change", "changes"))
+	if v.Before > 0 {
+		summary += fmt.Sprintf("\n_Counting %s recorded before the restart; the resumed run re-read the live state and did the rest._", plural(v.Before, "step", "steps"))
+	}
 	if v.Err != "" {
 		summary += "\n:x: " + esc(cut(v.Err, 1000))
 	}
