@@ -258,6 +258,13 @@ func (s *Service) finishResumed(ctx context.Context, r *store.Request, res *acti
 	log.WithField("status", state).Info("run finished")
 	s.refreshCard(ctx, r.ID)
 	v := resultView{Req: r, Result: res, Err: errMsg, Before: before}
+	if res != nil && r.Kind == store.KindUndo {
+		if orig, err := s.loadSteps(ctx, r.UndoOf); err == nil {
+			v.Original = orig
+		} else {
+			log.WithError(err).Warn("read the undone request's steps for the report")
+		}
+	}
 	if res != nil && r.Kind != store.KindUndo {
 		var p actions.Plan
 		if json.Unmarshal(r.Plan, &p) == nil {
