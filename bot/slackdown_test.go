@@ -208,3 +208,18 @@ func (f *fixture) waitState(t *testing.T, id string) *store.Request {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStatusDoesNotCountTheRequester: status counts approvals as the rule
+// does: a requester's own approval record (which Approve never writes) is
+// not one of them.
+func TestStatusDoesNotCountTheRequester(t *testing.T) {
+	f := newFixture(t, stubEngine{})
+	f.slash(t, approver, "deny-delete --all attacker deleting snapshots") // approver is also a requester
+	id, _ := f.postedCard(t)
+	if err := f.st.AddApproval(context.Background(), store.Approval{RequestID: id, Approver: approver, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := f.svc.status(context.Background(), id); !strings.Contains(rep.Text, "Approvals: 0 of 1") {
+		t.Errorf("status:\n%s\nwant Approvals: 0 of 1", rep.Text)
+	}
+}
