@@ -408,6 +408,88 @@ type resultView struct {
 	Err       string
 	Unplanned []string
 	NotDone   []string
+	// Before: how many of the result's steps a run before a restart made
+	// (the resumed run skipped them, finding them done).
+	Before int
+	// Original: for an undo, the recorded steps of the request it undoes.
+	Original []actions.Step
+}
+
+// undoSummary compares an undo with what the request it undoes changed.
+type undoSummary struct {
+	total, undone, failed, notReached int
+	passwords                         []string // users whose console password cannot come back
+	other                             []string // other changes that cannot be undone
+}
+
+// Console-password deletions (actions' delete-login-profile op) cannot be
+// undone: AWS never reveals a password.
+const opDeleteLoginProfile = "delete-login-profile"
+
+func summariseUndo(orig []actions.Step, res *actions.Result) undoSummary {
+	var u undoSummary
+	for _, st := range orig {
+		switch st.Status {
+		case actions.StepDone, actions.StepStarted, actions.StepInterrupted:
+		default:
+			continue // never took effect: nothing to undo
+		}
+		u.total++
+		if st.Reversible {
+			continue
+		}
+		if st.Op == opDeleteLoginProfile {
+			u.passwords = append(u.passwords, principalName(st.Principal))
+		} else {
+			u.other = append(u.other, st.Change)
+		}
+	}
+	for _, st := range res.Steps() {
+		switch st.Status {
+		case actions.StepUndone:
+			u.undone++
+		case actions.StepUndoFailed:
+			u.failed++
+		}
+	}
+	u.notReached = max(u.total-u.undone-u.failed-len(u.passwords)-len(u.other), 0)
+	return u
+}
+
+// principalName is the last part of an ARN (a user's name).
+func principalName(arn string) string {
+	return arn[strings.LastIndex(arn, "/")+1:]
+}
+
+// headline: "46 of 54 changes undone" and what did not come back, in short.
+func (u undoSummary) headline() string {
+	s := fmt.Sprintf("%d of %s undone", u.undone, plural(u.total, "change", "changes"))
+	if u.failed > 0 {
+		s += fmt.Sprintf(", %d failed to undo", u.failed)
+	}
+	if u.notReached > 0 {
+		s += fmt.Sprintf(", %d not reached", u.notReached)
+	}
+	if n := len(u.passwords) + len(u.other); n > 0 {
+		s += fmt.Sprintf(", %d cannot come back", n)
+	}
+	return s
+}
+
+// lines says what cannot come back and what to do about it (mrkdwn).
+func (u undoSummary) lines() []string {
+	var out []string
+	if n := len(u.passwords); n > 0 {
+		out = append(out, fmt.Sprintf(":warning: %s cannot come back (AWS never reveals a password): issue new passwords with `aws iam create-login-profile --user-name NAME --password-reset-required` for %s",
+			plural(n, "console password", "console passwords"), esc(listClip(u.passwords, 10))))
+	}
+	if n := len(u.other); n > 0 {
+		out = append(out, fmt.Sprintf(":warning: %s cannot be undone: %s", plural(n, "change", "changes"), esc(cut(listClip(u.other, 5), 1000))))
+	}
+	if u.failed > 0 || u.notReached > 0 {
+		out = append(out, fmt.Sprintf(":x: %s did not come back (failed or not reached): run the undo again; every undo step is idempotent", plural(u.failed+u.notReached, "change", "changes")))
+	}
+	return out
 }
 
 func resultIcon(status string) string {
@@ -434,11 +516,23 @@ func resultMessage(v resultView) (string, []slack.Block) {
 	done, failed := countSteps(res.Steps())
 	summary := fmt.Sprintf("%s *%s %s* in %s: %s made, %s failed", resultIcon(res.Status), esc(verb), res.Status,
 		plural(len(res.Accounts), "account", "accounts"), plural(done, "change", "changes"), plural(failed, "change", "changes"))
+	text := fmt.Sprintf("%s %s %s: %d change(s) made, %d failed", r.ID, verb, res.Status, done, failed)
+	if r.Kind == store.KindUndo && v.Original != nil {
+		u := summariseUndo(v.Original, res)
+		summary = fmt.Sprintf("%s *%s %s* in %s: %s", resultIcon(res.Status), esc(verb), res.Status,
+			plural(len(res.Accounts), "account", "accounts"), u.headline())
+		for _, l := range u.lines() {
+			summary += "\n" + l
+		}
+		text = fmt.Sprintf("%s %s %s: %s", r.ID, verb, res.Status, u.headline())
+	}
+	if v.Before > 0 {
+		summary += fmt.Sprintf("\n_Counting %s recorded before the restart; the resumed run re-read the live state and did the rest._", plural(v.Before, "step", "steps"))
+	}
 	if v.Err != "" {
 		summary += "\n:x: " + esc(cut(v.Err, 1000))
 	}
-	text := fmt.Sprintf("%s %s %s: %d change(s) made, %d failed", r.ID, verb, res.Status, done, failed)
-	blocks := []slack.Block{section(summary)}
+	blocks := []slack.Block{section(cut(summary, maxSectionText))}
 	footer := []slack.Block{}
 	if r.Kind != store.KindUndo {
 		if info, err := actions.Lookup(r.Action); err == nil && info.Reversible && done > 0 {

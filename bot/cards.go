@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/slack-go/slack"
 
 	"github.com/killswitch/killswitch/actions"
@@ -81,7 +83,7 @@ func (s *Service) postCard(ctx context.Context, id string) error {
 	ch, ts, err := s.api.PostMessageContext(ctx, s.cfg.Channel,
 		slack.MsgOptionText(cardText(r), false), slack.MsgOptionBlocks(renderCard(v)...))
 	if err != nil {
-		return fmt.Errorf("chat.postMessage: %w", err)
+		return &postError{fmt.Errorf("chat.postMessage: %w", err)}
 	}
 	for attempt := 0; ; attempt++ {
 		r.Channel, r.MessageTS = ch, ts
@@ -99,6 +101,114 @@ func (s *Service) postCard(ctx context.Context, id string) error {
 	cs.rendered = cardKey(v)
 	// the request may have moved on while the card was being posted
 	return s.updateCardLocked(ctx, cs, id)
+}
+
+// postError: Slack did not take the card (nothing was posted), so posting
+// it again cannot make a second card.
+type postError struct{ err error }
+
+func (e *postError) Error() string { return e.err.Error() }
+func (e *postError) Unwrap() error { return e.err }
+
+// permanentSlackErrors are chat.postMessage errors a retry cannot fix.
+var permanentSlackErrors = map[string]bool{
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "invalid_auth": true, "not_authed": true,
+	"account_inactive": true, "token_revoked": true, "token_expired": true, "missing_scope": true, "no_permission": true,
+	"invalid_blocks": true, "invalid_blocks_format": true, "msg_too_long": true, "too_many_attachments": true,
+}
+
+// retryable: the card was not posted and posting it again may work (Slack
+// unreachable, slow, rate limiting or failing on its side).
+func retryable(err error) bool {
+	var pe *postError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && permanentSlackErrors[se.Err] {
+		return false
+	}
+	return true
+}
+
+// cardRetryDelays are the waits before each new attempt to post a card
+// that could not be posted: with the first attempt, 5 attempts over about
+// a minute.
+var cardRetryDelays = []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 25 * time.Second}
+
+// postCardOrRetry posts the card of request id. When Slack does not take
+// it, the requester is told (through response_url or an ephemeral message,
+// which may fail too: then it is only logged) that the card could not be
+// posted and is retried, and posting is retried with backoff until it
+// works, the request is no longer pending, the attempts run out or
+// killswitch shuts down. It reports whether the card is posted; when it is
+// not, the requester has been told what to do. what names the request
+// ("request ks-…").
+func (s *Service) postCardOrRetry(ctx context.Context, o origin, id, what string, log logrus.FieldLogger) bool {
+	err := s.postCard(ctx, id)
+	if err == nil {
+		return true
+	}
+	log.WithError(err).Error("post the approval card")
+	if !retryable(err) {
+		s.respond(ctx, o, fmt.Sprintf(":x: %s is recorded but its approval card could not be posted in <#%s> (%s). Approvers cannot see it: cancel it with `/killswitch cancel %s`, fix the cause and try again.",
+			upperFirst(what), s.cfg.Channel, esc(cut(err.Error(), 300)), id), nil)
+		return false
+	}
+	s.respond(ctx, o, fmt.Sprintf(":warning: %s is recorded, but its approval card could not be posted in <#%s> (%s): approvers cannot see it yet. killswitch retries posting it (%d attempts over about %s) and tells you here when it is up. Nothing runs without approval.",
+		upperFirst(what), s.cfg.Channel, esc(cut(err.Error(), 300)), len(cardRetryDelays)+1, totalDelay().Round(time.Second)), nil)
+	attempts := 1
+	for _, d := range cardRetryDelays {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+		case <-s.loopCtx.Done(): // shutdown
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil || s.loopCtx.Err() != nil {
+			log.Warn("shutting down: stopped retrying the approval card")
+			s.respond(ctx, o, fmt.Sprintf(":x: killswitch is shutting down, so it stopped retrying the approval card of %s; it was never posted. Cancel it with `/killswitch cancel %s` and request it again once killswitch is back.", what, id), nil)
+			return false
+		}
+		r, gerr := s.d.Store.GetRequest(ctx, id)
+		switch {
+		case gerr != nil:
+			log.WithError(gerr).Error("read the request to retry its card")
+		case r.MessageTS != "":
+			return true // posted meanwhile
+		case r.State != store.Pending:
+			log.WithField("state", r.State).Info("stopped retrying the approval card: the request is no longer pending")
+			return false
+		}
+		attempts++
+		if err = s.postCard(ctx, id); err == nil {
+			log.WithField("attempt", attempts).Info("approval card posted after a retry")
+			return true
+		}
+		log.WithError(err).WithField("attempt", attempts).Error("post the approval card")
+		if !retryable(err) {
+			break
+		}
+	}
+	s.respond(ctx, o, fmt.Sprintf(":x: The approval card of %s still could not be posted in <#%s> after %d attempts (%s). Approvers cannot see it: cancel it with `/killswitch cancel %s` and request it again once Slack is reachable.",
+		what, s.cfg.Channel, attempts, esc(cut(err.Error(), 300)), id), nil)
+	return false
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func totalDelay() time.Duration {
+	var t time.Duration
+	for _, d := range cardRetryDelays {
+		t += d
+	}
+	return t
 }
 
 // refreshCard brings the card of request id up to date with the store.

@@ -241,9 +241,7 @@ func (s *Service) request(ctx context.Context, o origin, cmd Command) {
 	}
 	log = log.WithField("request_id", req.ID)
 	log.Info("request submitted")
-	if err := s.postCard(ctx, req.ID); err != nil {
-		log.WithError(err).Error("post the approval card")
-		s.respond(ctx, o, fmt.Sprintf("Request %s is recorded but its approval card could not be posted in <#%s> (%v). Approvers cannot see it: cancel it with `/killswitch cancel %s` and try again.", req.ID, s.cfg.Channel, err, req.ID), nil)
+	if !s.postCardOrRetry(ctx, o, req.ID, "request "+req.ID, log) {
 		return
 	}
 	s.respond(ctx, o, fmt.Sprintf("Request %s (%s on %s) is waiting for approval in <#%s>. It expires at %s.", req.ID, req.Action,
@@ -298,9 +296,7 @@ func (s *Service) requestUndo(ctx context.Context, o origin, cmd Command) {
 	}
 	log = log.WithField("request_id", req.ID)
 	log.Info("undo request submitted")
-	if err := s.postCard(ctx, req.ID); err != nil {
-		log.WithError(err).Error("post the approval card")
-		s.respond(ctx, o, fmt.Sprintf("Undo request %s is recorded but its approval card could not be posted (%v); cancel it with `/killswitch cancel %s` and try again.", req.ID, err, req.ID), nil)
+	if !s.postCardOrRetry(ctx, o, req.ID, "undo request "+req.ID, log) {
 		return
 	}
 	s.respond(ctx, o, fmt.Sprintf("Undo request %s (undo of %s) is waiting for approval in <#%s>.", req.ID, orig.ID, s.cfg.Channel), nil)
@@ -401,7 +397,9 @@ func (s *Service) status(ctx context.Context, id string) reply {
 	as, _ := s.d.Store.Approvals(ctx, id)
 	var who []string
 	for _, a := range as {
-		who = append(who, userRef(a.Approver))
+		if a.Approver != r.Requester { // never counts (two-person rule)
+			who = append(who, userRef(a.Approver))
+		}
 	}
 	b := newBuilder()
 	b.line(fmt.Sprintf("*%s*: %s is *%s*", r.ID, esc(what(r)), r.State))
@@ -425,6 +423,16 @@ func (s *Service) status(ctx context.Context, id string) reply {
 	if len(r.Result) > 0 {
 		var res actions.Result
 		if json.Unmarshal(r.Result, &res) == nil {
+			// an undo says first what did not come back
+			if r.Kind == store.KindUndo && r.State.Terminal() {
+				if orig, err := s.loadSteps(ctx, r.UndoOf); err == nil {
+					u := summariseUndo(orig, &res)
+					b.line("Undo: " + u.headline())
+					for _, l := range u.lines() {
+						b.line(l)
+					}
+				}
+			}
 			for _, a := range res.Accounts {
 				done, failed := countSteps(a.Steps)
 				line := fmt.Sprintf("%s `%s` %s: %d done, %d failed", resultIcon(a.Status), a.Account, a.Status, done, failed)

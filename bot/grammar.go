@@ -21,9 +21,12 @@ import (
 //	SCOPE: --accounts 111122223333,444455556666 | --all   (default: all configured accounts)
 //
 // Flags come before the reason, in any order; "--flag=value" works too, and
-// so do the dashes Slack clients turn "--" into ("—", "–"). Once the reason
-// has started, the rest of the text is the reason, except that a scope or
-// incident flag there is an error (it would otherwise be silently ignored).
+// so do the dashes Slack clients turn "--" into ("—", "–") and every other
+// character that looks like a hyphen (see dashes): a flag typed with them is
+// read as the flag, never as reason text (which would silently widen the
+// scope to every configured account). Once the reason has started, the rest
+// of the text is the reason, except that a scope or incident flag there is
+// an error (it would otherwise be silently ignored).
 
 // Verbs of Command.
 const (
@@ -172,7 +175,7 @@ func ParseCommand(text string, configured []string) (Command, error) {
 		}
 		return c, nil
 	}
-	if strings.HasPrefix(head, "-") || strings.HasPrefix(head, "—") || strings.HasPrefix(head, "–") {
+	if startsWithDash(head) {
 		return Command{}, perr("start with an action or a command, not the flag %q: /killswitch lockdown --all --incident INC-1 attacker has console access", words[0])
 	}
 	action, err := actionName(words[0])
@@ -231,14 +234,61 @@ type flagSet struct {
 	reason      string
 }
 
-// dashes turns the long dashes Slack clients substitute for "--" back into "--".
-func dashes(w string) string {
-	for _, d := range []string{"—", "–"} {
-		if strings.HasPrefix(w, d) {
-			return "--" + strings.TrimPrefix(w, d)
-		}
+// isDash: the ASCII hyphen-minus and the characters that look like it: all
+// dash punctuation (U+2010 hyphen, U+2011 non-breaking hyphen, U+2012
+// figure dash, U+2013 en dash, U+2014 em dash, U+2015 horizontal bar, U+FE58
+// small em dash, U+FE63 small hyphen-minus, U+FF0D fullwidth hyphen-minus,
+// …) and the minus signs (U+2212, U+2796, U+02D7, U+207B, U+208B), and U+2043
+// hyphen bullet.
+func isDash(r rune) bool {
+	switch r {
+	case '-', '\u2212', '\u2796', '\u02D7', '\u207B', '\u208B', '\u2043':
+		return true
 	}
-	return w
+	return unicode.Is(unicode.Pd, r)
+}
+
+// isFormat: invisible format characters (zero-width space and joiners, soft
+// hyphen, word joiner, byte order mark) that can hide in front of a flag.
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+// startsWithDash: w begins, after invisible characters, with something that
+// looks like a hyphen.
+func startsWithDash(w string) bool {
+	r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(w, isFormat))
+	return isDash(r)
+}
+
+// dashes reads a word that looks like a flag as one: a leading run of
+// hyphen look-alikes (the long dashes Slack clients substitute for "--",
+// a figure dash, a minus sign; see isDash), possibly after invisible
+// characters, followed by a letter, becomes "--" and the rest. It reports
+// whether the word was not typed with plain ASCII hyphens. Anything else
+// (plain ASCII, "−5", a lone "—") is returned unchanged.
+func dashes(w string) (string, bool) {
+	t := strings.TrimLeftFunc(w, isFormat)
+	i, ascii := 0, len(t) == len(w)
+	for i < len(t) {
+		r, n := utf8.DecodeRuneInString(t[i:])
+		if !isDash(r) {
+			break
+		}
+		ascii = ascii && r == '-'
+		i += n
+	}
+	if i == 0 || ascii {
+		return w, false
+	}
+	if r, _ := utf8.DecodeRuneInString(t[i:]); !unicode.IsLetter(r) {
+		return w, false
+	}
+	return "--" + t[i:], true
+}
+
+// flagWord is dashes without the report.
+func flagWord(w string) string {
+	f, _ := dashes(w)
+	return f
 }
 
 // parseFlags reads SCOPE and --incident flags, then the reason.
@@ -268,7 +318,7 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 	}
 	i := 0
 	for ; i < len(words); i++ {
-		w := dashes(words[i])
+		w, lookalike := dashes(words[i])
 		if !strings.HasPrefix(w, "--") {
 			if strings.HasPrefix(w, "-") && len(w) > 1 && !isNumberish(w) {
 				return f, perr("unknown flag %q: flags are %s", clip(words[i], 40), allowed())
@@ -277,13 +327,17 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 		}
 		name, value, hasValue := strings.Cut(w, "=")
 		if !known(name) {
+			if lookalike {
+				typed, _, _ := strings.Cut(words[i], "=")
+				return f, perr("unknown flag %q (typed with a dash that is not an ASCII hyphen; type flags with two ASCII hyphens, e.g. --accounts): flags are %s", clip(typed, 40), allowed())
+			}
 			return f, perr("unknown flag %q: flags are %s", clip(name, 40), allowed())
 		}
 		takeValue := func(what string) (string, error) {
 			if hasValue {
 				return value, nil
 			}
-			if i+1 >= len(words) || strings.HasPrefix(dashes(words[i+1]), "--") {
+			if i+1 >= len(words) || strings.HasPrefix(flagWord(words[i+1]), "--") {
 				return "", perr("%s needs %s", name, what)
 			}
 			i++
@@ -334,7 +388,7 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 	}
 	if i < len(words) {
 		for _, w := range words[i:] {
-			name, _, _ := strings.Cut(dashes(w), "=")
+			name, _, _ := strings.Cut(flagWord(w), "=")
 			if known(name) {
 				return f, perr("put %s before the reason: /killswitch lockdown --accounts 111122223333 --incident INC-1 attacker has console access", name)
 			}

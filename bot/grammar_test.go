@@ -2,6 +2,7 @@ package bot
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -167,6 +168,8 @@ func FuzzParseCommand(f *testing.F) {
 		"lockdown --accounts 111122223333,444455556666 x", "status ks-1", "cancel ks-1", "undo ks-1 reason",
 		"lockdown —all x", "lockdown --accounts 111122223333, 444455556666 x", "lockdown &lt;!channel&gt;",
 		"lockdown --incident=INC-1 x", "plan lockdown --accounts=", "x\x00y", "lockdown \u202e",
+		"lockdown \u2012\u2012accounts 111122223333 x", "lockdown \u2212all x", "lockdown x \uff0d\uff0dincident I",
+		"lockdown \u200b--accounts 111122223333 x", "lockdown \u22125 x", "drill stop", "baseline",
 	} {
 		f.Add(s)
 	}
@@ -183,7 +186,7 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		switch c.Verb {
-		case VerbHelp, VerbActions, VerbStatus, VerbCancel, VerbUndo, VerbPlan, VerbRequest:
+		case VerbHelp, VerbActions, VerbStatus, VerbCancel, VerbUndo, VerbPlan, VerbRequest, VerbDrill, VerbBaseline:
 		default:
 			t.Fatalf("unknown verb %q", c.Verb)
 		}
@@ -207,6 +210,13 @@ func FuzzParseCommand(f *testing.F) {
 				}
 			}
 		}
+		// no flag is ever taken for reason text, however its dashes look
+		for _, w := range strings.Fields(c.Reason) {
+			name, _, _ := strings.Cut(flagWord(w), "=")
+			if name == "--incident" || c.Verb == VerbRequest && (name == "--all" || name == "--accounts") {
+				t.Fatalf("the flag %q was read as reason text %q", w, c.Reason)
+			}
+		}
 		if (c.Verb == VerbRequest || c.Verb == VerbUndo) && strings.TrimSpace(c.Reason) == "" {
 			t.Fatal("request without a reason accepted")
 		}
@@ -223,4 +233,87 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("bad request id accepted: %q", c.RequestID)
 		}
 	})
+}
+
+// lookalikeDashes are the characters that look like a hyphen and that people
+// (or their keyboards, phones and chat clients) type instead of "-".
+var lookalikeDashes = []rune{
+	'\u2010', // hyphen
+	'\u2011', // non-breaking hyphen
+	'\u2012', // figure dash
+	'\u2013', // en dash (what Slack makes of "--" on some clients)
+	'\u2014', // em dash (what Slack makes of "--")
+	'\u2015', // horizontal bar
+	'\u2212', // minus sign
+	'\uFE58', // small em dash
+	'\uFE63', // small hyphen-minus
+	'\uFF0D', // fullwidth hyphen-minus
+	'\u2796', // heavy minus sign
+	'\u02D7', // modifier letter minus sign
+	'\u207B', // superscript minus
+	'\u208B', // subscript minus
+}
+
+// TestLookalikeDashesAreFlags: a flag typed with a look-alike dash, one or
+// two of them, mixed with an ASCII hyphen or after an invisible character,
+// is read as the flag, never as reason text: "‒‒accounts 111122223333 x" read
+// as a reason would silently widen the scope to every configured account.
+func TestLookalikeDashesAreFlags(t *testing.T) {
+	one := []string{"111122223333"}
+	for _, d := range lookalikeDashes {
+		for _, prefix := range []string{string(d), string(d) + string(d), "-" + string(d), string(d) + "-", "\u200b" + string(d) + string(d)} {
+			t.Run(fmt.Sprintf("%U/%q", d, prefix), func(t *testing.T) {
+				cases := []struct {
+					text string
+					want Command
+				}{
+					{prefix + "accounts 111122223333 attacker in prod",
+						Command{Verb: VerbRequest, Action: "lockdown", Accounts: one, Reason: "attacker in prod"}},
+					{prefix + "accounts=111122223333 attacker",
+						Command{Verb: VerbRequest, Action: "lockdown", Accounts: one, Reason: "attacker"}},
+					{prefix + "incident INC-7 " + prefix + "accounts 111122223333 attacker",
+						Command{Verb: VerbRequest, Action: "lockdown", Accounts: one, Incident: "INC-7", Reason: "attacker"}},
+					{prefix + "all " + prefix + "incident INC-7 attacker",
+						Command{Verb: VerbRequest, Action: "lockdown", Accounts: configured, All: true, Incident: "INC-7", Reason: "attacker"}},
+				}
+				for _, c := range cases {
+					got, err := ParseCommand("lockdown "+c.text, configured)
+					if err != nil {
+						t.Fatalf("ParseCommand(%q): %v", "lockdown "+c.text, err)
+					}
+					if !reflect.DeepEqual(got, c.want) {
+						t.Fatalf("ParseCommand(%q)\n got %+v\nwant %+v", "lockdown "+c.text, got, c.want)
+					}
+				}
+				plan, err := ParseCommand("plan lockdown "+prefix+"accounts 444455556666", configured)
+				if err != nil || !reflect.DeepEqual(plan.Accounts, []string{"444455556666"}) || plan.All {
+					t.Fatalf("plan with %q: %+v, %v", prefix, plan, err)
+				}
+				undo, err := ParseCommand("undo ks-1 "+prefix+"incident INC-7 contained", configured)
+				if err != nil || undo.Incident != "INC-7" || undo.Reason != "contained" {
+					t.Fatalf("undo with %q: %+v, %v", prefix, undo, err)
+				}
+				refusals := map[string]string{
+					"lockdown attacker in prod " + prefix + "accounts 111122223333": "put --accounts before the reason",
+					"lockdown attacker " + prefix + "incident INC-1":                "put --incident before the reason",
+					"lockdown " + prefix + "acounts 111122223333 attacker":          "type flags with two ASCII hyphens",
+					"lockdown " + prefix + "accounts " + prefix + "all attacker":    "--accounts needs account ids",
+					prefix + "all lockdown attacker":                                "start with an action or a command",
+				}
+				for text, want := range refusals {
+					got, err := ParseCommand(text, configured)
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("ParseCommand(%q) = %+v, %v; want an error containing %q", text, got, err, want)
+					}
+				}
+			})
+		}
+		// a look-alike minus before a number, or a lone dash, is reason text
+		for _, text := range []string{string(d) + "5 degrees in the DC", "attacker " + string(d) + " still active"} {
+			got, err := ParseCommand("lockdown "+text, configured)
+			if err != nil || got.Reason != text {
+				t.Errorf("ParseCommand(%q) = %+v, %v; want the reason %q", "lockdown "+text, got, err, text)
+			}
+		}
+	}
 }

@@ -32,6 +32,24 @@ func (s *Service) interaction(cb slack.InteractionCallback, endpoint string) {
 		})
 		return
 	}
+	if cb.User.TeamID != "" && cb.User.TeamID != s.cfg.TeamID {
+		// Slack Connect: a shared channel carries users of other
+		// workspaces; the card's team is ours, the clicking user's is not.
+		count("refused")
+		s.log.WithField("team", cb.Team.ID).WithField("user_team", cb.User.TeamID).WithField("user", cb.User.ID).
+			Warn("refused a button click from a user of another workspace (Slack Connect)")
+		msg := fmt.Sprintf("You are a member of another Slack workspace (%s): only members of this killswitch's workspace decide on its requests, even in a shared channel. Nothing was done.", esc(cb.User.TeamID))
+		ids := decisionIDs(cb)
+		s.spawn(func(ctx context.Context) {
+			for _, a := range ids {
+				ref := approval.NewRefusal(msg)
+				_ = s.d.Approval.Refused(ctx, o.User, a.Value, a.ActionID, ref)
+				logUnaudited(s.log.WithField("request_id", a.Value), ref)
+			}
+			s.respond(ctx, o, msg, nil)
+		})
+		return
+	}
 	n := 0
 	for _, a := range cb.ActionCallback.BlockActions {
 		if a == nil || (a.ActionID != ActionApprove && a.ActionID != ActionReject) {
@@ -116,4 +134,15 @@ func logUnaudited(log logrus.FieldLogger, ref *approval.Refusal) {
 	if ref.Unaudited != nil {
 		log.WithError(ref.Unaudited).Error("the refusal could not be written to the audit log")
 	}
+}
+
+// decisionIDs returns the approve and reject clicks of cb that name a request.
+func decisionIDs(cb slack.InteractionCallback) []slack.BlockAction {
+	var out []slack.BlockAction
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a != nil && (a.ActionID == ActionApprove || a.ActionID == ActionReject) && requestIDRE.MatchString(a.Value) {
+			out = append(out, *a)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -101,10 +102,17 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 		return
 	}
 	log = log.WithField("action", r.Action)
+	// the steps a run before this one recorded (a crash, a shutdown): the
+	// engine skips what is done, so the result must add them back
+	var prior []actions.Step
 	recorded := 0
 	if resumed {
 		if steps, err := s.d.Store.Steps(ctx, id); err == nil {
 			recorded = len(steps)
+		}
+		if prior, err = s.loadSteps(ctx, id); err != nil {
+			log.WithError(err).Warn("read the steps recorded before the restart; the result counts only this run's")
+			prior = nil
 		}
 	}
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -152,7 +160,50 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 	if ctx.Err() != nil && errors.Is(cause, errAuditFailed) {
 		err = cause
 	}
-	s.finish(ctx, r, res, start, err, log)
+	before := 0
+	if res != nil {
+		before = withRecorded(res, prior)
+	}
+	s.finishResumed(ctx, r, res, start, err, before, log)
+}
+
+// withRecorded adds to res the steps of prior (what earlier runs of the same
+// request recorded before a crash or a shutdown) that this run did not
+// redo, before this run's steps in their account, so that the result counts
+// every step of the request. This run's record of a key wins: it re-read
+// the live state. It returns how many steps it added.
+func withRecorded(res *actions.Result, prior []actions.Step) int {
+	seen := map[string]bool{}
+	for _, st := range res.Steps() {
+		seen[st.Key] = true
+	}
+	add := map[string][]actions.Step{}
+	var order []string
+	n := 0
+	for _, st := range prior {
+		if seen[st.Key] {
+			continue
+		}
+		seen[st.Key] = true
+		if _, ok := add[st.Account]; !ok {
+			order = append(order, st.Account)
+		}
+		add[st.Account] = append(add[st.Account], st)
+		n++
+	}
+	for _, acct := range order {
+		i := slices.IndexFunc(res.Accounts, func(a actions.AccountResult) bool { return a.Account == acct })
+		if i < 0 {
+			status := actions.StatusSucceeded
+			if _, failed := countSteps(add[acct]); failed > 0 {
+				status = actions.StatusPartial
+			}
+			res.Accounts = append(res.Accounts, actions.AccountResult{Account: acct, Status: status})
+			i = len(res.Accounts) - 1
+		}
+		res.Accounts[i].Steps = append(add[acct], res.Accounts[i].Steps...)
+	}
+	return n
 }
 
 // park leaves a run that shutdown interrupted in state running.
@@ -169,6 +220,12 @@ func (s *Service) park(ctx context.Context, r *store.Request, log logrus.FieldLo
 
 // finish records the outcome, then updates the card and reports in the thread.
 func (s *Service) finish(ctx context.Context, r *store.Request, res *actions.Result, start time.Time, runErr error, log logrus.FieldLogger) {
+	s.finishResumed(ctx, r, res, start, runErr, 0, log)
+}
+
+// finishResumed is finish for a run whose result holds before steps that
+// an earlier, interrupted run recorded.
+func (s *Service) finishResumed(ctx context.Context, r *store.Request, res *actions.Result, start time.Time, runErr error, before int, log logrus.FieldLogger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	state := store.Failed
@@ -201,7 +258,14 @@ func (s *Service) finish(ctx context.Context, r *store.Request, res *actions.Res
 	}
 	log.WithField("status", state).Info("run finished")
 	s.refreshCard(ctx, r.ID)
-	v := resultView{Req: r, Result: res, Err: errMsg}
+	v := resultView{Req: r, Result: res, Err: errMsg, Before: before}
+	if res != nil && r.Kind == store.KindUndo {
+		if orig, err := s.loadSteps(ctx, r.UndoOf); err == nil {
+			v.Original = orig
+		} else {
+			log.WithError(err).Warn("read the undone request's steps for the report")
+		}
+	}
 	if res != nil && r.Kind != store.KindUndo {
 		var p actions.Plan
 		if json.Unmarshal(r.Plan, &p) == nil {
