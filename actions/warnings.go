@@ -74,7 +74,11 @@ func groupedWarning(template, kind string, arns []string) string {
 	if m := keyLimit.FindStringSubmatch(template); m != nil {
 		return fmt.Sprintf("%d users already have %s access keys (IAM's limit): %s; their active keys are deactivated without a replacement; %s", len(names), m[1], list, m[2])
 	}
-	return fmt.Sprintf("%s — %d %ss: %s", strings.Replace(template, "\x00", kind+" …", 1), len(names), kind, list)
+	who := kind + " …"
+	if strings.Contains(template, kind+" \x00") { // "exempt role \x00 trusts": the kind is already there
+		who = "…"
+	}
+	return fmt.Sprintf("%s — %d %ss: %s", strings.Replace(template, "\x00", who, 1), len(names), kind, list)
 }
 
 // fallbackWarning starts deny-delete's warning that an account gets the

@@ -111,3 +111,29 @@ func TestIdentityCenterRolesAreBoundByTheSCPInMembers(t *testing.T) {
 		t.Error("revoke-sessions no longer reports the Identity Center roles it cannot change")
 	}
 }
+
+// TestGroupedWarningNamesTheKindOnce: a grouped warning whose text already
+// says what the principal is does not say it twice.
+func TestGroupedWarningNamesTheKindOnce(t *testing.T) {
+	org := builtin(t, "codespaces")
+	acct := org.Accounts()[0]
+	for _, n := range []string{"BreakGlass-a", "BreakGlass-b"} {
+		must(t, org.AddRole(acct, sim.Role{Name: n, Trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`}))
+	}
+	plan, err := engine(t, org).Plan(context.Background(), actions.DenyDelete, []string{acct}, actions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range plan.Accounts[0].Warnings {
+		if strings.Contains(w, "trusts all of account") {
+			found = true
+			if strings.Contains(w, "role role") || !strings.Contains(w, "2 roles: BreakGlass-a, BreakGlass-b") {
+				t.Errorf("grouped warning: %q", w)
+			}
+		}
+	}
+	if !found {
+		t.Error("no warning about exempt roles that trust a whole account")
+	}
+}
