@@ -571,27 +571,11 @@ func (c *orgsClient) DetachPolicy(ctx context.Context, in *organizations.DetachP
 		return nil, opErr("Organizations", "DetachPolicy", required("DetachPolicyInput", "PolicyId", "TargetId"))
 	}
 	return mgmtCall(ctx, c, "DetachPolicy", &organizations.DetachPolicyOutput{}, func(o *Org) error {
-		p, ids, err := o.attachment(*in.PolicyId, *in.TargetId)
+		p, _, err := o.attachment(*in.PolicyId, *in.TargetId)
 		if err != nil {
 			return err
 		}
-		if !containsStr(ids, p.id) {
-			return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
-		}
-		if len(ids) == 1 {
-			return &types.ConstraintViolationException{
-				Message: aws.String("You can't detach the last service control policy from a root, OU or account."),
-				Reason:  types.ConstraintViolationExceptionReasonMinPolicyTypeAttachmentLimitExceeded,
-			}
-		}
-		rest := make([]string, 0, len(ids)-1)
-		for _, id := range ids {
-			if id != p.id {
-				rest = append(rest, id)
-			}
-		}
-		o.attached[*in.TargetId] = rest
-		return nil
+		return o.detachLocked(*in.TargetId, p.id)
 	})
 }
 
@@ -641,4 +625,28 @@ func (o *Org) SCPContent(id string) (name, content string, ok bool) {
 		return "", "", false
 	}
 	return p.name, p.content, true
+}
+
+// detachLocked detaches SCP id from target like DetachPolicy:
+// PolicyNotAttached when it is not attached, ConstraintViolation for the
+// target's last SCP. Caller holds o.mu.
+func (o *Org) detachLocked(target, id string) error {
+	ids := o.attached[target]
+	if !containsStr(ids, id) {
+		return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
+	}
+	if len(ids) == 1 {
+		return &types.ConstraintViolationException{
+			Message: aws.String("You can't detach the last service control policy from a root, OU or account."),
+			Reason:  types.ConstraintViolationExceptionReasonMinPolicyTypeAttachmentLimitExceeded,
+		}
+	}
+	rest := make([]string, 0, len(ids)-1)
+	for _, x := range ids {
+		if x != id {
+			rest = append(rest, x)
+		}
+	}
+	o.attached[target] = rest
+	return nil
 }

@@ -67,23 +67,9 @@ func (r *run) inOrg(mgmt bool) error {
 func (r *run) detachPolicy(ctx context.Context, eff *Effect, t scpTarget) error {
 	o := r.Org
 	return r.act(ctx, "organizations:DetachPolicy", t.arn, func(*account) error {
-		ids := o.attached[t.target]
-		if !containsStr(ids, t.id) {
-			return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
+		if err := o.detachLocked(t.target, t.id); err != nil {
+			return err
 		}
-		if len(ids) == 1 {
-			return &types.ConstraintViolationException{
-				Message: aws.String("You can't detach the last service control policy from a root, OU or account."),
-				Reason:  types.ConstraintViolationExceptionReasonMinPolicyTypeAttachmentLimitExceeded,
-			}
-		}
-		rest := make([]string, 0, len(ids)-1)
-		for _, id := range ids {
-			if id != t.id {
-				rest = append(rest, id)
-			}
-		}
-		o.attached[t.target] = rest
 		eff.says("detached SCP %s (%s) from %s", t.id, o.scps[t.id].name, o.targetDesc(t.target))
 		return nil
 	})
