@@ -626,3 +626,20 @@ func TestCardSaysWhatTheDefensesCost(t *testing.T) {
 		t.Errorf("lockdown's costs: %v", info.Costs)
 	}
 }
+
+// TestResultSaysWhenTheGuardrailWasConfirmed: the thread's result tells,
+// per account, how long the guardrail took to be shown in effect, or that
+// it was not.
+func TestResultSaysWhenTheGuardrailWasConfirmed(t *testing.T) {
+	ok := accountResultText(actions.AccountResult{Account: "111122223333", Status: actions.StatusSucceeded, Guardrail: &actions.GuardrailCheck{Confirmed: true, AfterS: 4.2}})
+	if !strings.Contains(ok, "guardrail confirmed in effect after 4.2s") {
+		t.Errorf("confirmed: %s", ok)
+	}
+	no := accountResultText(actions.AccountResult{Account: "111122223333", Status: actions.StatusSucceeded, Guardrail: &actions.GuardrailCheck{AfterS: 60, Note: "the canary's dry run still succeeded after 1m0s"}})
+	if !strings.Contains(no, "guardrail NOT confirmed after 60.0s (the canary") {
+		t.Errorf("not confirmed: %s", no)
+	}
+	if none := accountResultText(actions.AccountResult{Account: "111122223333", Status: actions.StatusSucceeded}); strings.Contains(none, "guardrail") {
+		t.Errorf("no check, yet: %s", none)
+	}
+}

@@ -589,6 +589,13 @@ func accountResultText(a actions.AccountResult) string {
 	if a.Error != "" {
 		b.line(":x: " + esc(cut(a.Error, 800)))
 	}
+	if g := a.Guardrail; g != nil {
+		if g.Confirmed {
+			b.line(fmt.Sprintf(":shield: guardrail confirmed in effect after %.1fs, before any access was cut", g.AfterS))
+		} else {
+			b.line(fmt.Sprintf(":warning: guardrail NOT confirmed after %.1fs (%s); access was cut anyway", g.AfterS, esc(cut(g.Note, 300))))
+		}
+	}
 	some(b, steps, showSteps, "steps", func(s actions.Step) string {
 		mark := "✓"
 		if stepFailed(s) {
