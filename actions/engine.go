@@ -581,15 +581,7 @@ func (e *Engine) phaseOptions(info Info, phase string, opt Options, ar *AccountR
 // since the deny-delete phase (a management or standalone account, where no
 // SCP binds new principals), before a later phase cuts access.
 func (e *Engine) recheckGuardrail(ctx context.Context, a *acct, opt Options, org *orgWork, rec Recorder, ar *AccountResult) {
-	w, err := e.build(ctx, a, DenyDelete, opt, org)
-	if err != nil {
-		ar.Error = joinErr(ar.Error, fmt.Sprintf("deny-delete re-check: %s", errorText(err)))
-		return
-	}
-	ar.Failures = append(ar.Failures, w.failuresOf(DenyDelete)...)
-	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
-		ar.Error = joinErr(ar.Error, fmt.Sprintf("deny-delete re-check: %s", errorText(err)))
-	}
+	e.runExtra(ctx, a, "deny-delete re-check", DenyDelete, opt, org, rec, ar)
 }
 
 // quarantine denies every session of the principals that look exempt (a
@@ -598,14 +590,20 @@ func (e *Engine) recheckGuardrail(ctx context.Context, a *acct, opt Options, org
 // guardrail, and the guardrail is confirmed everywhere by now.
 func (e *Engine) quarantine(ctx context.Context, a *acct, opt Options, rec Recorder, ar *AccountResult) {
 	opt.quarantineOnly = true
-	w, err := e.build(ctx, a, RevokeSessions, opt, nil)
+	e.runExtra(ctx, a, "quarantine", RevokeSessions, opt, nil, rec, ar)
+}
+
+// runExtra builds and runs a step a playbook adds to one of its phases in
+// one account; its failures go into the account's result under label.
+func (e *Engine) runExtra(ctx context.Context, a *acct, label, phase string, opt Options, org *orgWork, rec Recorder, ar *AccountResult) {
+	w, err := e.build(ctx, a, phase, opt, org)
 	if err != nil {
-		ar.Error = joinErr(ar.Error, fmt.Sprintf("quarantine: %s", errorText(err)))
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", label, errorText(err)))
 		return
 	}
-	ar.Failures = append(ar.Failures, w.failuresOf(RevokeSessions)...)
+	ar.Failures = append(ar.Failures, w.failuresOf(phase)...)
 	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
-		ar.Error = joinErr(ar.Error, fmt.Sprintf("quarantine: %s", errorText(err)))
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", label, errorText(err)))
 	}
 }
 

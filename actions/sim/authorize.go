@@ -116,14 +116,23 @@ func parsePrincipal(arn, acct string) (principalRef, error) {
 	return principalRef{}, fmt.Errorf("principal %q is not a user, role, assumed role or root ARN", clip(arn))
 }
 
-func (o *Org) authorizeLocked(c Credential, action, resource string) error {
+// principalOf finds the account and principal a credential names.
+func (o *Org) principalOf(c Credential) (*account, principalRef, error) {
 	a := o.accounts[c.Account]
 	if a == nil {
-		return denied("", "account %s is not in the simulated organization", c.Account)
+		return nil, principalRef{}, denied("", "account %s is not in the simulated organization", c.Account)
 	}
 	ref, err := parsePrincipal(c.Principal, a.id)
 	if err != nil {
-		return denied("", "%v", err)
+		return nil, principalRef{}, denied("", "%v", err)
+	}
+	return a, ref, nil
+}
+
+func (o *Org) authorizeLocked(c Credential, action, resource string) error {
+	a, ref, err := o.principalOf(c)
+	if err != nil {
+		return err
 	}
 	r := &reqCtx{action: strings.ToLower(action), resource: resource, account: a.id, orgID: o.orgID, issued: c.SessionIssued, now: o.now()}
 
@@ -228,13 +237,9 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 // validCredentialLocked checks only that a credential is valid now (see
 // Credential), without any policy: for the calls no policy controls.
 func (o *Org) validCredentialLocked(c Credential) error {
-	a := o.accounts[c.Account]
-	if a == nil {
-		return denied("", "account %s is not in the simulated organization", c.Account)
-	}
-	ref, err := parsePrincipal(c.Principal, a.id)
+	a, ref, err := o.principalOf(c)
 	if err != nil {
-		return denied("", "%v", err)
+		return err
 	}
 	switch ref.kind {
 	case "user":
