@@ -19,6 +19,9 @@ type Info struct {
 	// line each (shown on the plan, the card and the runbook); undo lifts
 	// every one.
 	Costs []string `json:"costs,omitempty"`
+	// ExtraApprovals: approvals needed beyond approval.required, for an
+	// action whose effect cannot be undone (or not soon): the card says so.
+	ExtraApprovals int `json:"extra_approvals,omitempty"`
 }
 
 // Costs of the defenses, one line each.
