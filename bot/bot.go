@@ -185,6 +185,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Engine == nil || d.Store == nil || d.Audit == nil || d.Approval == nil || d.Slack == nil {
 		bad("bot: Engine, Store, Audit, Approval and Slack are required")
 	}
+	if d.Approval != nil && d.Approval.Policy.Extra == nil {
+		d.Approval.Policy.Extra = extraApprovals // irreversible actions need one more
+	}
 	if _, ok := d.Engine.(baseliner); cfg.ExemptBaseline && !ok {
 		bad("bot: exemption baselines need an engine that records them (ExemptBaseline, BaselineMinAge)")
 	}

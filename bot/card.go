@@ -218,8 +218,13 @@ func renderCard(v cardView) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
 	blocks = append(blocks, section("*Reason*\n>"+esc(r.Reason)))
-	if info, err := actions.Lookup(r.Action); err == nil && len(info.Costs) > 0 && r.Kind != store.KindUndo {
-		blocks = append(blocks, section(cut("*What it costs until undo*\n• "+esc(strings.Join(info.Costs, "\n• ")), maxSectionText)))
+	if info, err := actions.Lookup(r.Action); err == nil && r.Kind != store.KindUndo {
+		if len(info.Costs) > 0 {
+			blocks = append(blocks, section(cut("*What it costs until undo*\n• "+esc(strings.Join(info.Costs, "\n• ")), maxSectionText)))
+		}
+		if w := irreversibleWarning(info, v.Required); w != "" {
+			blocks = append(blocks, section(cut(w, maxSectionText)))
+		}
 	}
 	blocks = append(blocks, section(statusLine(v)))
 	blocks = append(blocks, slack.NewDividerBlock())
@@ -236,6 +241,19 @@ func renderCard(v cardView) []slack.Block {
 	room := maxBlocks - len(blocks) - len(footer)
 	blocks = append(blocks, planBlocks(v.Plan, room)...)
 	return append(blocks, footer...)
+}
+
+// irreversibleWarning is the card's warning for an action undo cannot take
+// back, or "".
+func irreversibleWarning(info actions.Info, required int) string {
+	if !info.Mutating || info.Reversible && info.ExtraApprovals == 0 {
+		return ""
+	}
+	s := ":warning: *This cannot be undone*: " + esc(info.Undo) + "."
+	if info.ExtraApprovals > 0 {
+		s += fmt.Sprintf(" It needs %s, %d more than other actions.", plural(required, "approval", "approvals"), info.ExtraApprovals)
+	}
+	return s
 }
 
 func statusLine(v cardView) string {

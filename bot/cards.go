@@ -46,7 +46,7 @@ func slackCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // view gathers what the card shows.
 func (s *Service) view(ctx context.Context, r *store.Request) cardView {
-	v := cardView{Req: r, Required: s.cfg.Required}
+	v := cardView{Req: r, Required: s.required(r)}
 	if as, err := s.d.Store.Approvals(ctx, r.ID); err == nil {
 		v.Approvals = as
 	}
@@ -267,4 +267,22 @@ func (s *Service) threadPost(ctx context.Context, id, text string, blocks []slac
 	if _, _, err := s.api.PostMessageContext(ctx, channel, opts...); err != nil {
 		s.log.WithError(err).WithField("request_id", id).Warn("post in the card's thread")
 	}
+}
+
+// required is the number of approvals request r needs.
+func (s *Service) required(r *store.Request) int {
+	if s.d.Approval == nil {
+		return s.cfg.Required
+	}
+	return s.d.Approval.Policy.RequiredFor(r)
+}
+
+// extraApprovals gives the approvals an action needs beyond
+// approval.required (approval.Policy.Extra).
+func extraApprovals(action string) int {
+	info, err := actions.Lookup(action)
+	if err != nil {
+		return 0
+	}
+	return info.ExtraApprovals
 }

@@ -142,6 +142,9 @@ func helpText(cfg Config) string {
 	if cfg.Expiry > 0 {
 		rule += fmt.Sprintf(", within %s", cfg.Expiry)
 	}
+	if n := extraApprovalActions(); len(n) > 0 {
+		rule += "; " + strings.Join(n, ", ") + " cannot be undone and need one more"
+	}
 	return strings.Join([]string{
 		"*killswitch*: contain an AWS account takeover; a second responder approves every change.",
 		"`/killswitch help` | `/killswitch actions`",
@@ -154,6 +157,18 @@ func helpText(cfg Config) string {
 		"Default scope (`--all`): " + esc(listClip(cfg.Accounts, 20)),
 		rule + ".",
 	}, "\n")
+}
+
+// extraApprovalActions names the actions that need approvals beyond
+// approval.required.
+func extraApprovalActions() []string {
+	var out []string
+	for _, i := range actions.Catalog() {
+		if i.ExtraApprovals > 0 {
+			out = append(out, i.Name)
+		}
+	}
+	return out
 }
 
 func actionsText() string {
@@ -410,9 +425,9 @@ func (s *Service) status(ctx context.Context, id string) reply {
 	}
 	b.line("Reason: " + esc(r.Reason))
 	if len(who) > 0 {
-		b.line(fmt.Sprintf("Approvals (%d of %d): %s", len(who), s.cfg.Required, strings.Join(who, ", ")))
+		b.line(fmt.Sprintf("Approvals (%d of %d): %s", len(who), s.required(r), strings.Join(who, ", ")))
 	} else {
-		b.line(fmt.Sprintf("Approvals: 0 of %d", s.cfg.Required))
+		b.line(fmt.Sprintf("Approvals: 0 of %d", s.required(r)))
 	}
 	if r.State == store.Pending {
 		b.line(fmt.Sprintf("Expires %s (in %s)", slackDate(r.ExpiresAt), max(r.ExpiresAt.Sub(s.now()), 0).Round(time.Second)))

@@ -68,9 +68,43 @@ type Policy struct {
 	Approvers  []string // Slack user ids allowed to approve
 	Required   int      // approvals needed besides the requester; below 1 counts as 1
 	Expiry     time.Duration
+	// Extra, if set, gives the approvals an action needs beyond Required
+	// (an action that cannot be undone asks for one more). Undo requests
+	// need Required.
+	Extra func(action string) int
 }
 
 func (p Policy) required() int { return max(p.Required, 1) }
+
+// RequiredFor is the number of approvals request r needs.
+func (p Policy) RequiredFor(r *store.Request) int {
+	n := p.required()
+	if p.Extra != nil && r.Kind == store.KindAction {
+		n += max(p.Extra(r.Action), 0)
+	}
+	return n
+}
+
+// approversBesides counts the approvers other than user.
+func (p Policy) approversBesides(user string) int {
+	n := 0
+	for _, a := range unique(p.Approvers) {
+		if a != user {
+			n++
+		}
+	}
+	return n
+}
+
+func unique(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 func (p Policy) expiry() time.Duration {
 	if p.Expiry <= 0 {
@@ -276,6 +310,9 @@ func (s *Service) submit(ctx context.Context, n NewRequest) (*store.Request, err
 		if r.Action == "" {
 			return nil, errors.New("submit request: action is required")
 		}
+		if need, have := s.Policy.RequiredFor(r), s.Policy.approversBesides(n.Requester); need > have {
+			return nil, refuse(nil, "%s needs %d approvals from approvers other than you, and approval.approvers lists only %d; add approvers to the configuration or ask another requester", r.Action, need, have)
+		}
 	} else {
 		if !in(s.Policy.Requesters, n.Requester) && !in(s.Policy.Approvers, n.Requester) {
 			return nil, refuse(nil, "you are not allowed to request an undo; ask a requester or an approver to request it")
@@ -445,7 +482,7 @@ func (s *Service) approve(ctx context.Context, id, user string) (Outcome, error)
 	if !in(s.Policy.Approvers, user) {
 		return Outcome{Request: r}, refuse(nil, "you are not an approver; ask someone listed in approval.approvers to approve request %s", r.ID)
 	}
-	required := s.Policy.required()
+	required := s.Policy.RequiredFor(r)
 	now := s.now()
 	err = s.Store.AddApproval(ctx, store.Approval{RequestID: r.ID, Approver: user, At: now})
 	switch {

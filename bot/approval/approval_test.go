@@ -712,3 +712,52 @@ func TestAuditFailureFailsClosed(t *testing.T) {
 		})
 	})
 }
+
+// An action that cannot be undone needs Policy.Extra more approvals; undo
+// requests and other actions need Required; a request that could never
+// gather its approvals is refused up front.
+func TestExtraApprovals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, driver string) {
+		extra := func(action string) int {
+			if action == "remove-root-credentials" {
+				return 1
+			}
+			return 0
+		}
+		submit := func(f *fixture, action, who string) (*store.Request, error) {
+			return f.svc.Submit(ctx, approval.NewRequest{
+				Kind: store.KindAction, Action: action, Accounts: []string{"111122223333"},
+				Reason: "root keys leaked", Requester: who, Team: "T0001", Plan: []byte(`{}`),
+			})
+		}
+		f := newFixture(t, driver, 1)
+		f.svc.Policy.Extra = extra
+		r, err := submit(f, "remove-root-credentials", requester)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.svc.Policy.RequiredFor(r); got != 2 {
+			t.Fatalf("RequiredFor = %d, want 2", got)
+		}
+		out, err := f.svc.Approve(ctx, r.ID, approverA)
+		if err != nil || out.Approved {
+			t.Fatalf("first approval of an irreversible action: %+v, %v; want still pending", out, err)
+		}
+		if out, err = f.svc.Approve(ctx, r.ID, approverB); err != nil || !out.Approved {
+			t.Fatalf("second approval: %+v, %v; want approved", out, err)
+		}
+		other := f.submit(t, requester) // lockdown: no extra
+		if out, err := f.svc.Approve(ctx, other.ID, approverA); err != nil || !out.Approved {
+			t.Fatalf("lockdown with one approval: %+v, %v; want approved", out, err)
+		}
+
+		few := newFixture(t, driver, 1)
+		few.svc.Policy.Extra = extra
+		few.svc.Policy.Approvers = []string{both, approverA}
+		_, err = submit(few, "remove-root-credentials", both) // only U3 besides U2
+		refused(t, err, "needs 2 approvals from approvers other than you, and approval.approvers lists only 1")
+		if _, err := submit(few, "remove-root-credentials", requester); err != nil {
+			t.Fatalf("requester with two other approvers: %v", err)
+		}
+	})
+}
