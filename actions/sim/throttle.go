@@ -70,6 +70,27 @@ func (o *Org) SetRateLimits(limits map[string]RateLimit) error {
 	return nil
 }
 
+// SetAccountRateLimit gives one account its own bucket for a service
+// (action prefix), e.g. an account whose quota another workload uses up.
+// It turns throttling on with it when no rate limits were set.
+func (o *Org) SetAccountRateLimit(acct, service string, l RateLimit) error {
+	if l.Rate <= 0 || l.Rate > MaxRate || l.Burst < 0 || l.Burst > MaxRate {
+		return fmt.Errorf("rate limit %s in %s: rate above 0 and at most %d calls/s, burst 0-%d", service, acct, MaxRate, MaxRate)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.limits == nil {
+		o.limits = map[string]RateLimit{}
+	}
+	if o.buckets == nil {
+		o.buckets = map[string]*rate.Limiter{}
+	}
+	key := acct + "/" + strings.ToLower(service)
+	o.limits[key] = l
+	delete(o.buckets, key)
+	return nil
+}
+
 // RateLimits returns the buckets in force (nil: no throttling).
 func (o *Org) RateLimits() map[string]RateLimit {
 	o.mu.Lock()
@@ -95,13 +116,16 @@ func (o *Org) throttledLocked(acct, svc string) bool {
 	if prefix == "" {
 		prefix = strings.ToLower(svc)
 	}
-	l, ok := o.limits[prefix]
+	key := acct + "/" + prefix
+	l, ok := o.limits[key] // SetAccountRateLimit
+	if !ok {
+		l, ok = o.limits[prefix]
+	}
 	if !ok {
 		if l, ok = o.limits["*"]; !ok {
 			return false
 		}
 	}
-	key := acct + "/" + prefix
 	b := o.buckets[key]
 	if b == nil {
 		burst := l.Burst
