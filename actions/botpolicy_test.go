@@ -41,6 +41,7 @@ var botCalls = map[string][]botCall{
 	"sts:AssumeRole":                      {{resource: "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName}},
 	"sts:GetCallerIdentity":               {{resource: "*"}},
 	"iam:ListUsers":                       {{resource: "*"}},
+	"iam:GetAccountAuthorizationDetails":  {{resource: "*"}},
 	"iam:ListRoles":                       {{resource: "*"}},
 	"iam:ListGroups":                      {{resource: "*"}},
 	"iam:ListPolicies":                    {{resource: "*"}},

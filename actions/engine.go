@@ -54,6 +54,13 @@ type Config struct {
 	// Without turns defenses off (see Defenses): drills only, to show what
 	// each buys. Production configurations never set it.
 	Without []string
+	// Rates are the calls per second per account the engine starts at,
+	// by service ("IAM", "Organizations", "STS", ...); a service not listed
+	// starts unpaced and is paced from its first throttling (pace.go).
+	Rates map[string]float64
+	// ThrottleRetries: how often a throttled call is retried, at a slower
+	// pace (default DefaultThrottleRetries; negative: never).
+	ThrottleRetries int
 	// BaselineMinAge: an exemption by tag or pattern counts only when the
 	// principal was exempt in an exemption baseline at least this old
 	// (Options.Baseline; default 24h). See baseline.go.
@@ -67,6 +74,9 @@ type Engine struct {
 
 	partsMu sync.Mutex
 	parts   map[string][]string // rendered guardrail parts by exempt ARNs (denyDeleteParts)
+
+	pace        pacer // per account and service (pace.go)
+	virtualPace bool  // Config.Sleep was given: pace on Config.Now
 }
 
 // DefaultBotRoleName is the responder role's default name.
@@ -95,8 +105,12 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	if cfg.ConfirmEvery <= 0 {
 		cfg.ConfirmEvery = time.Second
 	}
+	virtualPace := cfg.Sleep != nil
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
+	}
+	if cfg.ThrottleRetries == 0 {
+		cfg.ThrottleRetries = DefaultThrottleRetries
 	}
 	if err := checkDefenses(cfg.Without); err != nil {
 		return nil, err
@@ -112,7 +126,7 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	if !validName(cfg.BotRoleName) {
 		return nil, fmt.Errorf("bot role name %q is not a valid IAM role name", cfg.BotRoleName)
 	}
-	return &Engine{provider: p, cfg: cfg}, nil
+	return &Engine{provider: p, cfg: cfg, virtualPace: virtualPace}, nil
 }
 
 // ValidatePattern checks a break-glass ARN pattern.
@@ -167,6 +181,7 @@ const (
 // acct is one account being worked on.
 type acct struct {
 	e       *Engine
+	ctx     context.Context // the run's, where the pacer waits (pace.go)
 	id      string
 	reqID   string
 	c       *awsapi.Clients
@@ -194,12 +209,14 @@ type acct struct {
 
 // call runs one AWS call and reports it.
 func (a *acct) call(service, op, target string, f func() error) error {
-	return a.e.call(a.reqID, a.id, service, op, target, f)
+	return a.e.call(a.ctx, a.reqID, a.id, service, op, target, f)
 }
 
-func (e *Engine) call(reqID, account, service, op, target string, f func() error) error {
+// call runs f paced for the account and service (pace.go); ctx is where
+// the pacer waits (the run's, from open: on a drill's clock, a lane's).
+func (e *Engine) call(ctx context.Context, reqID, account, service, op, target string, f func() error) error {
 	start := time.Now()
-	err := f()
+	err := e.paced(ctx, account, service, f)
 	if e.cfg.OnCall != nil {
 		c := Call{RequestID: reqID, Service: service, Operation: op, Account: account, Target: target, Outcome: "ok", Duration: time.Since(start)}
 		if err != nil {
@@ -229,7 +246,7 @@ func (e *Engine) open(ctx context.Context, id, reqID string) (*acct, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clients for account %s: %w", id, err)
 	}
-	a := &acct{e: e, id: id, reqID: reqID, c: c, started: e.now()}
+	a := &acct{e: e, ctx: ctx, id: id, reqID: reqID, c: c, started: e.now()}
 	var who *sts.GetCallerIdentityOutput
 	if err := a.call("STS", "GetCallerIdentity", "", func() (err error) {
 		who, err = c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -31,6 +32,9 @@ type principal struct {
 	// fp: the fingerprint of a principal that claims an exemption
 	// (fingerprint.go), checked against the baseline's.
 	fp string
+	// inline: its inline policies by name, decoded, when the inventory
+	// read them (authdetails.go; nil: not read, ask IAM).
+	inline map[string]string
 }
 
 // inventory lists the account's principals with their tags. It is read
@@ -41,6 +45,29 @@ type inventory struct {
 }
 
 func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups bool) (*inventory, error) {
+	inv, err := a.authInventory(ctx, wantUsers, wantRoles, wantGroups)
+	if errors.Is(err, errNoAuthDetails) {
+		inv, err = a.listInventory(ctx, wantUsers, wantRoles, wantGroups)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := a.fingerprints(ctx, append(append([]*principal(nil), inv.users...), inv.roles...)); err != nil {
+		return nil, err
+	}
+	base := a.baselineFor(ctx)
+	for _, l := range [][]*principal{inv.users, inv.roles, inv.groups} {
+		sort.Slice(l, func(i, j int) bool { return l[i].arn < l[j].arn })
+		for _, p := range l {
+			p.base = base
+		}
+	}
+	return inv, nil
+}
+
+// listInventory lists the principals with List* and reads each one's tags:
+// the way of a bot policy without iam:GetAccountAuthorizationDetails.
+func (a *acct) listInventory(ctx context.Context, wantUsers, wantRoles, wantGroups bool) (*inventory, error) {
 	inv := &inventory{}
 	c := a.c.IAM
 	if wantUsers {
@@ -128,16 +155,6 @@ func (a *acct) inventory(ctx context.Context, wantUsers, wantRoles, wantGroups b
 				break
 			}
 			marker = out.Marker
-		}
-	}
-	if err := a.fingerprints(ctx, append(append([]*principal(nil), inv.users...), inv.roles...)); err != nil {
-		return nil, err
-	}
-	base := a.baselineFor(ctx)
-	for _, l := range [][]*principal{inv.users, inv.roles, inv.groups} {
-		sort.Slice(l, func(i, j int) bool { return l[i].arn < l[j].arn })
-		for _, p := range l {
-			p.base = base
 		}
 	}
 	return inv, nil

@@ -194,12 +194,12 @@ func TestOnePrincipalFailureLeavesTheRestContainedAndRerunCompletes(t *testing.T
 		{actions.DisableUsers, "ListAccessKeys", "Throttling"},
 		{actions.DisableUsers, "GetLoginProfile", "AccessDenied"},
 		{actions.DisableUsers, "GetLoginProfile", "Throttling"},
-		{actions.DisableUsers, "ListUserTags", "AccessDenied"},
+		{actions.Lockdown, "ListAccessKeys", "AccessDenied"}, // tags come with GetAccountAuthorizationDetails: no per-user tag read left to fail
 		{actions.DisableUsers, "UpdateAccessKey", "NoSuchEntity"},
 		{actions.DisableUsers, "UpdateAccessKey", "Throttling"},
 		{actions.RevokeSessions, "PutUserPolicy", "NoSuchEntity"},
 		{actions.RevokeSessions, "PutUserPolicy", "AccessDenied"},
-		{actions.RevokeSessions, "ListUserTags", "Throttling"},
+		{actions.RevokeSessions, "PutUserPolicy", "Throttling"},
 		{actions.RotateKeys, "ListAccessKeys", "NoSuchEntity"},
 		{actions.RotateKeys, "ListAccessKeys", "AccessDenied"},
 		{actions.RotateKeys, "UpdateAccessKey", "NoSuchEntity"},
@@ -208,7 +208,7 @@ func TestOnePrincipalFailureLeavesTheRestContainedAndRerunCompletes(t *testing.T
 		{actions.Lockdown, "GetLoginProfile", "Throttling"},
 		{actions.Lockdown, "PutUserPolicy", "AccessDenied"},
 		{actions.Lockdown, "UpdateAccessKey", "NoSuchEntity"},
-		{actions.Lockdown, "ListUserTags", "AccessDenied"},
+		{actions.Lockdown, "GetLoginProfile", "AccessDenied"},
 	}
 	for _, c := range cases {
 		t.Run(c.action+"/"+c.op+"/"+c.code, func(t *testing.T) {
@@ -375,7 +375,7 @@ func TestFindBackdoorsReportsAnUnreadableUser(t *testing.T) {
 func TestListFailureStaysAnAccountError(t *testing.T) {
 	org := builtin(t, "codespaces")
 	acct := org.Accounts()[0]
-	org.InjectFault(sim.Fault{Account: acct, Operation: "ListUsers", Err: errors.New("listing refused")})
+	org.InjectFault(sim.Fault{Account: acct, Operation: "GetAccountAuthorizationDetails", Err: errors.New("listing refused")})
 	res, _ := apply(t, engine(t, org), actions.DisableUsers, []string{acct}, actions.Options{RequestID: "ks-list"})
 	if ar := res.Accounts[0]; ar.Status != actions.StatusFailed || !strings.Contains(ar.Error, "list users") || len(ar.Failures) > 0 {
 		t.Fatalf("status %s, error %q, failures %+v", ar.Status, ar.Error, ar.Failures)

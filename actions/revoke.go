@@ -76,6 +76,10 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 
 // getInline returns the principal's inline policy named RevokePolicyName.
 func (a *acct) getInline(ctx context.Context, p *principal) (doc string, found bool, err error) {
+	if p.inline != nil { // read with the inventory, this phase
+		doc, found = p.inline[RevokePolicyName]
+		return doc, found, nil
+	}
 	var raw *string
 	switch p.kind {
 	case "user":

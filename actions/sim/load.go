@@ -22,6 +22,8 @@ type spec struct {
 	SCPEnabled   bool          `yaml:"scp_enabled"`
 	Accounts     []specAccount `yaml:"accounts"`
 	Faults       []specFault   `yaml:"faults"`
+	// RateLimits throttle calls per account and service (throttle.go).
+	RateLimits map[string]RateLimit `yaml:"rate_limits"`
 }
 
 type specAccount struct {
@@ -116,6 +118,9 @@ func Load(r io.Reader) (*Org, error) {
 		return nil, fmt.Errorf("sim: organization file: %w", err)
 	}
 	if err := injectFaults(o, s.Faults); err != nil {
+		return nil, fmt.Errorf("sim: organization file: %w", err)
+	}
+	if err := applyRates(o, s.RateLimits); err != nil {
 		return nil, fmt.Errorf("sim: organization file: %w", err)
 	}
 	return o, nil

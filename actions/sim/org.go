@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,11 @@ type Org struct {
 
 	faults []*faultState
 	calls  map[string]int
+
+	limits    map[string]RateLimit     // per service (action prefix); nil: no throttling (throttle.go)
+	buckets   map[string]*rate.Limiter // "account/prefix"
+	acctCalls map[string]int           // "account|Service"
+	throttled map[string]int           // "account|Service"
 
 	sched  Schedule          // the drill's virtual clock, latencies, propagation
 	effect map[any]time.Time // policy changes still propagating, until when

@@ -68,6 +68,8 @@ func (o *Org) Calls() map[string]int {
 func (o *Org) ResetCalls() {
 	o.mu.Lock()
 	o.calls = map[string]int{}
+	o.acctCalls = map[string]int{}
+	o.throttled = map[string]int{}
 	o.mu.Unlock()
 }
 
@@ -103,9 +105,17 @@ func (o *Org) matchFaultLocked(acct, svc, op string) (Fault, bool) {
 func (o *Org) preflight(ctx context.Context, acct, svc, op string) error {
 	o.mu.Lock()
 	o.calls[svc+"."+op]++
+	if o.acctCalls == nil {
+		o.acctCalls = map[string]int{}
+	}
+	o.acctCalls[acct+"|"+svc]++
 	f, ok := o.matchFaultLocked(acct, svc, op)
+	throttled := !(ok && (f.Throttle || f.Err != nil)) && o.throttledLocked(acct, svc)
 	clock := o.sched.Clock
 	o.mu.Unlock()
+	if throttled {
+		return throttleError(svc)
+	}
 	if ok && f.Latency > 0 && clock != nil { // a drill: the fault's latency is simulated time
 		if err := clock.Sleep(ctx, f.Latency); err != nil {
 			return err

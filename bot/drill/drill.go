@@ -114,6 +114,13 @@ func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, err
 		}
 	}
 	org.SetSchedule(sim.Schedule{Clock: r.clock, Latency: durations(s.Latency), Propagation: durations(s.Propagation)})
+	if limits, err := sim.ResolveRateLimits(s.RateLimits); err != nil {
+		return nil, err
+	} else if limits != nil {
+		if err := org.SetRateLimits(limits); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range s.Faults {
 		org.InjectFault(sim.Fault{Account: f.Account, Operation: f.Operation, Throttle: f.Throttle, Times: f.Times, Latency: f.Latency.D()})
 	}

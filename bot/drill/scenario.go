@@ -40,6 +40,10 @@ type Scenario struct {
 	// Faults make simulated calls fail (throttle) or slow (latency), as
 	// the organization file's faults: do.
 	Faults []Fault `yaml:"faults"`
+	// RateLimits throttle the simulated calls per account and service on
+	// the drill's clock (sim.ResolveRateLimits: e.g. {default: {}} or
+	// {iam: {rate: 20, burst: 40}}); none: no throttling.
+	RateLimits map[string]sim.RateLimit `yaml:"rate_limits"`
 	// Without turns lockdown's defenses off, to show what each buys
 	// (actions.Defenses: baseline, confirm, coverage, freeze, order,
 	// per-principal).
@@ -402,6 +406,9 @@ func (s *Scenario) validate() error {
 		case !f.Throttle && f.Latency == 0:
 			return s.errAt(p, "a fault throttles (throttle: true) or slows (latency: 2s)")
 		}
+	}
+	if _, err := sim.ResolveRateLimits(s.RateLimits); err != nil {
+		return s.errAt("rate_limits", "%v", err)
 	}
 	for i, d := range s.Without {
 		if !slices.Contains(actions.Defenses(), d) {

@@ -1,0 +1,187 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"golang.org/x/time/rate"
+
+	"github.com/killswitch/killswitch/actions/awsapi"
+)
+
+// The engine paces its own calls per account and service with a client-side
+// token bucket (golang.org/x/time/rate) that adapts to throttling: AWS
+// throttles per account and service, so one throttled account slows only
+// its own calls, never the others'. The limiter reads the engine's clock
+// (Config.Now) and waits with Config.Sleep, so on a drill's virtual clock it
+// paces on virtual time.
+//
+// A service with a configured rate (Config.Rates) starts at it. A service
+// without one starts unpaced; its first throttling error paces it at
+// DefaultRates (or the configured rate). Every throttling error halves the
+// rate (down to a tenth of its ceiling, at least MinRate) and the call is retried after a back-off, up to
+// Config.ThrottleRetries times (not when the SDK's retryer already gave up on it); every call that succeeds gives back a
+// twentieth of the ceiling, up to the ceiling (additive increase,
+// multiplicative decrease). With the real factory the SDK's retryer retries
+// a throttled call first; the engine's retries come on top, after the SDK
+// gave up, and at the slower pace.
+
+// DefaultRates are the per-account rates (calls/s) the pacer falls back to
+// once a service throttles. They match sim.DefaultRateLimits, which gives
+// their sources and assumptions.
+var DefaultRates = map[string]float64{
+	"IAM":            20,
+	"Organizations":  10,
+	"STS":            100,
+	"EC2":            20,
+	"S3":             3500,
+	"SecretsManager": 50,
+}
+
+const (
+	// MinRate is the slowest the pacer goes (calls/s).
+	MinRate = 1.0
+	// DefaultThrottleRetries is how often a throttled call is retried.
+	DefaultThrottleRetries = 4
+	// throttleBackoff is the first back-off; it doubles per retry.
+	throttleBackoff = 100 * time.Millisecond
+)
+
+type paceKey struct{ account, service string }
+
+// pacer holds one adaptive limiter per account and service, for the life
+// of the engine (AWS's buckets outlive a run too).
+type pacer struct {
+	mu  sync.Mutex
+	lim map[paceKey]*adaptive
+}
+
+type adaptive struct {
+	mu      sync.Mutex
+	lim     *rate.Limiter
+	ceiling float64 // the rate it recovers to
+	current float64 // 0: unpaced
+}
+
+func (p *pacer) get(e *Engine, account, service string) *adaptive {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lim == nil {
+		p.lim = map[paceKey]*adaptive{}
+	}
+	k := paceKey{account, service}
+	a := p.lim[k]
+	if a == nil {
+		a = &adaptive{}
+		if r := e.cfg.Rates[service]; r > 0 {
+			a.ceiling, a.current = r, r
+			a.lim = rate.NewLimiter(rate.Limit(r), burstFor(r))
+			a.lim.SetBurstAt(e.paceNow(), burstFor(r))
+		}
+		p.lim[k] = a
+	}
+	return a
+}
+
+// paceNow is the pacer's clock: the engine's when it also sleeps on it (a
+// drill's virtual clock passes both Now and Sleep), else the wall clock that
+// the default Sleep waits on (a test's fixed Now would never refill).
+func (e *Engine) paceNow() time.Time {
+	if e.virtualPace {
+		return e.cfg.Now()
+	}
+	return time.Now()
+}
+
+func burstFor(r float64) int { return max(1, int(r)) }
+
+// wait takes a token, sleeping until one is due.
+func (a *adaptive) wait(ctx context.Context, e *Engine) error {
+	a.mu.Lock()
+	if a.lim == nil {
+		a.mu.Unlock()
+		return nil
+	}
+	now := e.paceNow()
+	d := a.lim.ReserveN(now, 1).DelayFrom(now)
+	a.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	return e.cfg.Sleep(ctx, d)
+}
+
+// throttled slows the limiter down.
+func (a *adaptive) throttled(e *Engine, service string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := e.paceNow()
+	if a.lim == nil {
+		r := DefaultRates[service]
+		if r <= 0 {
+			r = 10
+		}
+		a.ceiling, a.current = r, r
+		a.lim = rate.NewLimiter(rate.Limit(r), 1)
+		return
+	}
+	a.current = max(MinRate, a.ceiling/10, a.current/2)
+	a.lim.SetLimitAt(now, rate.Limit(a.current))
+	a.lim.SetBurstAt(now, 1)
+}
+
+// succeeded speeds the limiter back up towards its ceiling.
+func (a *adaptive) succeeded(e *Engine) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lim == nil || a.current >= a.ceiling {
+		return
+	}
+	now := e.paceNow()
+	a.current = min(a.ceiling, a.current+a.ceiling/20)
+	a.lim.SetLimitAt(now, rate.Limit(a.current))
+	a.lim.SetBurstAt(now, burstFor(a.current))
+}
+
+// throttleRetryCap bounds a back-off.
+const throttleRetryCap = 5 * time.Second
+
+// paced runs f at the account's pace for the service, retrying it after a
+// back-off when AWS throttles it. It returns f's last error.
+func (e *Engine) paced(ctx context.Context, account, service string, f func() error) error {
+	a := e.pace.get(e, account, service)
+	backoff := throttleBackoff
+	for attempt := 0; ; attempt++ {
+		if err := a.wait(ctx, e); err != nil {
+			return err
+		}
+		err := f()
+		if !awsapi.IsThrottle(err) {
+			if err == nil {
+				a.succeeded(e)
+			}
+			return err
+		}
+		a.throttled(e, service)
+		var gaveUp *retry.MaxAttemptsError // the SDK's retryer already backed off and retried
+		if attempt >= e.cfg.ThrottleRetries || ctx.Err() != nil || errors.As(err, &gaveUp) {
+			return err
+		}
+		if serr := e.cfg.Sleep(ctx, backoff); serr != nil {
+			return err
+		}
+		backoff = min(2*backoff, throttleRetryCap)
+	}
+}
+
+// Pace reports the pacer's current rate for an account and service (calls
+// per second; 0: unpaced), for tests and benchmarks.
+func (e *Engine) Pace(account, service string) float64 {
+	a := e.pace.get(e, account, service)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.current
+}
