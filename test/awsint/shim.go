@@ -101,6 +101,9 @@ func StartShim(target string) (*Shim, error) {
 			if t := r.Header.Get("X-Amz-Target"); t != "" { // JSON protocols: Organizations, Secrets Manager
 				op = t[strings.LastIndex(t, ".")+1:]
 			}
+			if op == "" { // REST protocols: S3, Backup, Recycle Bin (backups_rest.go)
+				op = restOperation(signingName(r.Header.Get("Authorization")), r.Method, r.URL)
+			}
 			s.mu.Lock()
 			s.ops[signingName(r.Header.Get("Authorization"))+":"+op]++
 			s.mu.Unlock()
