@@ -40,7 +40,12 @@ const (
 	RotateKeys     = "rotate-keys"
 	FindBackdoors  = "find-backdoors"
 	Lockdown       = "lockdown"
+	// BackupReadiness and LockBackups: backups.go, lockbackups.go.
+	BackupReadiness = "backup-readiness"
+	LockBackups     = "lock-backups"
 )
+
+var costRbin = "deleted EBS snapshots and AMIs are kept (and billed as snapshot storage) for 14 days in every region read; the rules cannot be removed before their 7-day unlock delay"
 
 var catalog = []Info{
 	{Name: DenyDelete, Mutating: true, Reversible: true,
@@ -67,6 +72,13 @@ var catalog = []Info{
 		Playbook: []string{DenyDelete, DisableUsers, RevokeSessions},
 		Policies: []string{"deny-delete", "revoke-older-sessions"},
 		Costs:    []string{costFreeze, costCanary, costRevoke, costLogins}},
+	{Name: BackupReadiness, Mutating: false, Reversible: false,
+		Summary: "read-only: per account and region (aws.region and the other enabled regions, at most 20), Recycle Bin rules for EBS snapshots and AMIs and whether they are locked, snapshots under snapshot lock, AWS Backup vaults with Vault Lock or logically air-gapped, S3 buckets with Object Lock and versioning; names every snapshot, AMI, recovery point and bucket nothing protects (versioning alone is weaker than Object Lock and is said so)",
+		Undo:    "nothing to undo"},
+	{Name: LockBackups, Mutating: true, Reversible: false, ExtraApprovals: 1,
+		Summary: "in every region backup-readiness reads: a region-level Recycle Bin rule for EBS snapshots and one for AMIs, keeping deleted ones restorable for 14 days, created locked with a 7-day unlock delay and tagged killswitch:managed; skipped where a locked region-level rule already retains them",
+		Undo:    "none before the unlock delay: a locked rule cannot be deleted or changed; undo says how to unlock it (rbin unlock-rule, then 7 days) and delete it",
+		Costs:   []string{costRbin}},
 }
 
 // Catalog returns every vetted action, sorted by name.

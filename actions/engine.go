@@ -427,6 +427,9 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 			ap.Failures = append(ap.Failures, works[i].failuresOf(phase)...)
 		}
 	}
+	if action == Lockdown {
+		e.planReadiness(ctx, accts, plan)
+	}
 	for i := range plan.Accounts {
 		ap := &plan.Accounts[i]
 		ap.Targets = mergeTargets(ap.Targets)
@@ -741,7 +744,7 @@ func Diff(p *Plan, r *Result) (unplanned, notDone []string) {
 	for _, a := range p.Accounts {
 		for _, t := range a.Targets {
 			for _, c := range t.Changes {
-				if !done[diffKey(a.Account, t.Principal, c)] && p.Action != FindBackdoors {
+				if !done[diffKey(a.Account, t.Principal, c)] && p.Action != FindBackdoors && p.Action != BackupReadiness {
 					notDone = append(notDone, fmt.Sprintf("%s %s: %s", a.Account, t.Principal, c))
 				}
 			}

@@ -132,6 +132,8 @@ func irreversible(s Step) string {
 	case opDeleteLoginProfile:
 		user := nameFromARN(s.Principal)
 		return fmt.Sprintf("the console password of %s cannot be restored (AWS never reveals it): give a new one with `aws iam create-login-profile --user-name %s --password-reset-required`", s.Principal, user)
+	case opCreateLockedRule:
+		return lockedRuleUndo(s)
 	case opEnableSCPType:
 		return "service control policies stay enabled on " + s.Resource + " (FullAWSAccess restricts nothing); disable them with `aws organizations disable-policy-type` only if nothing else relies on them"
 	}

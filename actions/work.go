@@ -61,6 +61,10 @@ func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, 
 		return a.buildRotateKeys(ctx, opt)
 	case FindBackdoors:
 		return a.buildFindBackdoors(ctx, opt)
+	case BackupReadiness:
+		return a.buildBackupReadiness(ctx)
+	case LockBackups:
+		return a.buildLockBackups(ctx)
 	}
 	return nil, fmt.Errorf("action %q has no builder", phase)
 }

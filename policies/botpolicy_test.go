@@ -16,15 +16,26 @@ var (
 	anyMethodRE = regexp.MustCompile(`(?m)^\s+([A-Z]\w*)\(`)
 )
 
+// iamActionOf names the IAM action of an SDK operation where the two
+// differ (S3's).
+var iamActionOf = map[string]string{
+	"s3:ListBuckets":                "s3:ListAllMyBuckets",
+	"s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+}
+
 // apiOperations parses the AWS operations the bot calls from
 // actions/awsapi/api.go, grouped by interface, as IAM actions
 // ("iam:ListUsers"). For every service killswitch uses, the SDK package name
 // is the IAM service prefix and the SDK method name is the IAM action name.
 func apiOperations(t *testing.T) map[string][]string {
 	t.Helper()
-	src, err := os.ReadFile("../actions/awsapi/api.go")
-	if err != nil {
-		t.Fatalf("read the AWS interfaces: %v", err)
+	var src []byte
+	for _, f := range []string{"../actions/awsapi/api.go", "../actions/awsapi/backups.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("read the AWS interfaces: %v", err)
+		}
+		src = append(src, b...)
 	}
 	byInterface := map[string][]string{}
 	for _, m := range interfaceRE.FindAllStringSubmatch(string(src), -1) {
@@ -41,7 +52,11 @@ func apiOperations(t *testing.T) map[string][]string {
 			if inPkg != optPkg || input != method {
 				t.Errorf("interface %s: method %s does not copy the SDK signature (%s.%sInput, %s.Options)", name, method, inPkg, input, optPkg)
 			}
-			byInterface[name] = append(byInterface[name], inPkg+":"+method)
+			action := inPkg + ":" + method
+			if a, ok := iamActionOf[action]; ok {
+				action = a
+			}
+			byInterface[name] = append(byInterface[name], action)
 		}
 	}
 	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager"} {
@@ -64,7 +79,9 @@ func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {
 	const assumeRole = "sts:AssumeRole"
 	// Creating a policy with tags also needs the tagging action (AWS's
 	// dependent actions): the bot tags what it creates killswitch:managed.
-	dependent := map[string]bool{"organizations:TagResource": true, "iam:TagPolicy": true}
+	// A Recycle Bin rule created locked and tagged needs rbin:LockRule and
+	// rbin:TagResource too.
+	dependent := map[string]bool{"organizations:TagResource": true, "iam:TagPolicy": true, "rbin:LockRule": true, "rbin:TagResource": true}
 	got := map[string]bool{}
 	for _, op := range BotOperations() {
 		got[op] = true

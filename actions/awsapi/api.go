@@ -110,6 +110,11 @@ type Clients struct {
 	// Canary acts as CanaryRoleName in the account (assumed on first use
 	// through the responder role's session); nil when not available.
 	Canary Canary
+	// Region is the home region (aws.region) of the clients above.
+	Region string
+	// InRegion returns the clients of a region (backups.go), acting as the
+	// same principal; nil when the provider has none.
+	InRegion func(region string) *Regional
 }
 
 // Provider hands out clients per account: the real factory assumes the

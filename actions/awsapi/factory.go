@@ -13,10 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/rbin"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -213,6 +216,8 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 		STS:            responderSTS,
 		SecretsManager: secretsmanager.NewFromConfig(c),
 		Canary:         ec2.NewFromConfig(canary),
+		Region:         f.cfg.Region,
+		InRegion:       regionalClients(c),
 	}
 }
 
@@ -327,4 +332,30 @@ func partition(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// regionalClients returns InRegion for one account's config: the clients
+// of a region share the account's credentials (one role assumption) and
+// are made once per region.
+func regionalClients(c aws.Config) func(region string) *Regional {
+	var mu sync.Mutex
+	made := map[string]*Regional{}
+	return func(region string) *Regional {
+		mu.Lock()
+		defer mu.Unlock()
+		if r, ok := made[region]; ok {
+			return r
+		}
+		rc := c.Copy()
+		rc.Region = region
+		r := &Regional{
+			Region:     region,
+			EC2:        ec2.NewFromConfig(rc),
+			RecycleBin: rbin.NewFromConfig(rc),
+			Backup:     backup.NewFromConfig(rc),
+			S3:         s3.NewFromConfig(rc, func(o *s3.Options) { o.UsePathStyle = rc.BaseEndpoint != nil }),
+		}
+		made[region] = r
+		return r
+	}
 }

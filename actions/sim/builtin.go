@@ -205,6 +205,9 @@ func orgSpec() *spec {
 			a.Roles = append(a.Roles, specRole{Name: "OrganizationAccountAccessRole", ManagedPolicies: []string{adminARN}, Trust: accountTrust(mgmt), Created: days(-1000)})
 		}
 		if m.id == "222222222222" {
+			// an unlocked region-level rule: deleted snapshots are
+			// restorable until someone deletes the rule
+			a.RecycleBinRules = []specRbinRule{{ID: "prod-snapshots-rbin", ResourceType: RbinSnapshot, RetentionDays: 7}}
 			a.Resources["db-snapshot"] = []string{"prod-db-final"}
 			a.Resources["table"] = []string{"prod-orders"}
 			a.Resources["log-group"] = []string{"/prod/app"}

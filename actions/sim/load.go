@@ -37,6 +37,19 @@ type specAccount struct {
 	Roles      []specRole          `yaml:"roles"`
 	Generate   *specGenerate       `yaml:"generate"`
 	Resources  map[string][]string `yaml:"resources"`
+	// RecycleBinRules: Recycle Bin retention rules (backups.go).
+	RecycleBinRules []specRbinRule `yaml:"recycle_bin_rules"`
+}
+
+type specRbinRule struct {
+	ID              string            `yaml:"id"`
+	Region          string            `yaml:"region"`
+	ResourceType    string            `yaml:"resource_type"` // EBS_SNAPSHOT | EC2_IMAGE
+	RetentionDays   int32             `yaml:"retention_days"`
+	Locked          bool              `yaml:"locked"`
+	UnlockDelayDays int32             `yaml:"unlock_delay_days"`
+	ResourceTags    map[string]string `yaml:"resource_tags"`
+	ExcludeTags     map[string]string `yaml:"exclude_tags"`
 }
 
 type specUser struct {
@@ -297,6 +310,16 @@ func (o *Org) buildAccountLocked(a *account, sa *specAccount) error {
 			if err := o.addResourceLocked(a, kind, id); err != nil {
 				return fmt.Errorf("resources: %w", err)
 			}
+		}
+	}
+	for _, r := range sa.RecycleBinRules {
+		lock := RbinUnlocked
+		if r.Locked {
+			lock = RbinLocked
+		}
+		if _, err := o.addRuleLocked(a, RecycleBinRule{ID: r.ID, Region: r.Region, ResourceType: r.ResourceType, RetentionDays: r.RetentionDays,
+			Lock: lock, UnlockDelayDays: r.UnlockDelayDays, ResourceTags: r.ResourceTags, ExcludeTags: r.ExcludeTags}); err != nil {
+			return fmt.Errorf("recycle_bin_rules: %w", err)
 		}
 	}
 	return nil

@@ -117,6 +117,7 @@ type account struct {
 	resources map[string]map[string]struct{}
 	lost      map[string]map[string]string // kind -> id -> how it was lost (see ResourceStates)
 	left      bool                         // left the Organization (LeaveOrganization): standalone now
+	backups   *backupState                 // regions, Recycle Bin, locks, vaults (backups.go)
 }
 
 func newOrg(seedID string) *Org {

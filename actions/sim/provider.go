@@ -143,8 +143,10 @@ func (o *Org) preflight(ctx context.Context, acct, svc, op string) error {
 	return nil
 }
 
-var serviceIDs = map[string]string{"IAM": "IAM", "Organizations": "Organizations", "STS": "STS", "SecretsManager": "Secrets Manager", "EC2": "EC2"}
-var actionPrefix = map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "SecretsManager": "secretsmanager", "EC2": "ec2"}
+var serviceIDs = map[string]string{"IAM": "IAM", "Organizations": "Organizations", "STS": "STS", "SecretsManager": "Secrets Manager", "EC2": "EC2",
+	"RecycleBin": "rbin", "Backup": "Backup", "S3": "S3"}
+var actionPrefix = map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "SecretsManager": "secretsmanager", "EC2": "ec2",
+	"RecycleBin": "rbin", "Backup": "backup", "S3": "s3"}
 
 // opErr wraps err like the SDK does, so errors.As finds the typed exception
 // and the message names the operation.
@@ -224,6 +226,8 @@ func (p *provider) Clients(ctx context.Context, acct string) (*awsapi.Clients, e
 		STS:            &stsClient{c},
 		SecretsManager: &smClient{c},
 		Canary:         &ec2Client{&conn{o: o, account: acct, role: awsapi.CanaryRoleName, session: session, issued: issued}},
+		Region:         Region,
+		InRegion:       regionalClients(c),
 	}, nil
 }
 

@@ -188,6 +188,13 @@ func (o *Org) ResourceStates(acct string) []ResourceState {
 		how, lost := a.lost[r.Kind][r.ID]
 		out = append(out, ResourceState{Kind: r.Kind, ID: r.ID, Lost: lost, How: how})
 	}
+	out = append(out, a.binnedStates()...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
 
@@ -218,11 +225,17 @@ func (a *account) markLost(kind, id, how string) {
 }
 
 // deleteResourceLocked removes a resource, recording it as deleted by
-// action. Caller holds o.mu.
-func (o *Org) deleteResourceLocked(a *account, kind, id, action string) {
+// action; it reports whether the resource is lost: a snapshot or AMI that
+// a Recycle Bin rule covers goes to the Recycle Bin instead (backups.go).
+// Caller holds o.mu.
+func (o *Org) deleteResourceLocked(a *account, kind, id, action string) (lost bool) {
 	delete(a.resources[kind], id)
 	o.resources--
+	if o.toRecycleBin(a, kind, id) {
+		return false
+	}
 	a.markLost(kind, id, "deleted by "+action)
+	return true
 }
 
 // Destroy is the intruder deleting a resource: it authorizes the delete

@@ -321,9 +321,19 @@ func techniqueCases() map[string]techniqueCase {
 		"lock-kms-key-policy":       {calls: 1, needs: []string{"kms:PutKeyPolicy"}, check: chain(one("kms-key"), howContains("locks everyone out"))},
 		"stop-cloudtrail":           {calls: 1, needs: []string{"cloudtrail:StopLogging"}, check: chain(one("trail"), howContains("logging stopped"))},
 		"stop-config-recorder":      {calls: 1, needs: []string{"config:StopConfigurationRecorder"}, check: chain(one("config-recorder"), howContains("recording stopped"))},
-		"share-snapshots":           {calls: 1, needs: []string{"ec2:ModifySnapshotAttribute"}, check: chain(one("snapshot"), howContains("shared with 999988887777"))},
-		"share-amis":                {calls: 1, needs: []string{"ec2:ModifyImageAttribute"}, check: chain(one("ami"), howContains("shared with 999988887777"))},
-		"share-db-snapshots":        {calls: 1, needs: []string{"rds:ModifyDBSnapshotAttribute"}, check: chain(one("db-snapshot"), howContains("shared with 999988887777"))},
+		"delete-recycle-bin-rule": {calls: 2, needs: []string{"rbin:DeleteRule", "ec2:DeleteSnapshot"}, setup: func(t *testing.T, o *Org) {
+			if _, err := o.AddRecycleBinRule(memberID, RecycleBinRule{ID: "r1", ResourceType: RbinSnapshot, RetentionDays: 7}); err != nil {
+				t.Fatal(err)
+			}
+		}, check: func(t *testing.T, o *Org, eff Effect) {
+			one("snapshot")(t, o, eff)
+			if len(o.RecycleBinRules(memberID)) != 0 || len(o.InRecycleBin(memberID)) != 0 {
+				t.Fatalf("rule kept or snapshot recycled: %v %v", o.RecycleBinRules(memberID), o.InRecycleBin(memberID))
+			}
+		}},
+		"share-snapshots":    {calls: 1, needs: []string{"ec2:ModifySnapshotAttribute"}, check: chain(one("snapshot"), howContains("shared with 999988887777"))},
+		"share-amis":         {calls: 1, needs: []string{"ec2:ModifyImageAttribute"}, check: chain(one("ami"), howContains("shared with 999988887777"))},
+		"share-db-snapshots": {calls: 1, needs: []string{"rds:ModifyDBSnapshotAttribute"}, check: chain(one("db-snapshot"), howContains("shared with 999988887777"))},
 
 		"detach-killswitch-scps":  {cred: mgmtCred, calls: 1, needs: []string{"organizations:DetachPolicy"}, setup: scpGuard, guard: memberCred},
 		"rewrite-killswitch-scps": {cred: mgmtCred, calls: 1, needs: []string{"organizations:UpdatePolicy"}, setup: scpGuard, guard: memberCred},

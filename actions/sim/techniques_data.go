@@ -82,7 +82,10 @@ func (r *run) destroy(ctx context.Context, eff *Effect, kind, id string) error {
 		if !a.hasResource(kind, id) {
 			return nothing(action, acct, kind+" "+id)
 		}
-		o.deleteResourceLocked(a, kind, id, action)
+		if !o.deleteResourceLocked(a, kind, id, action) {
+			eff.says("deleted %s %s (%s): it went to the Recycle Bin, restorable", kind, id, action)
+			return nil
+		}
 		eff.says("deleted %s %s (%s)", kind, id, action)
 		eff.lost(kind, id)
 		return nil

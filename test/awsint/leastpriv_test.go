@@ -22,6 +22,19 @@ var iamPrefix = map[string]string{
 	"organizations":   "organizations",
 	"sts":             "sts",
 	"secretsmanager":  "secretsmanager",
+	"EC2":             "ec2", // backup-readiness's reads
+	"ec2":             "ec2",
+	"rbin":            "rbin",
+	"Backup":          "backup",
+	"backup":          "backup",
+	"S3":              "s3",
+	"s3":              "s3",
+}
+
+// iamActionOf names the IAM action of an operation where the two differ.
+var iamActionOf = map[string]string{
+	"s3:ListBuckets":                "s3:ListAllMyBuckets",
+	"s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
 }
 
 // botPolicyAllows returns the actions the rendered bot-policy allows.
@@ -89,7 +102,11 @@ func leastPrivilegeProblems(ops map[string]int) []string {
 			out = append(out, fmt.Sprintf("%s (%d calls): service %q is not one the bot may call", op, ops[op], service))
 			continue
 		}
-		if action := prefix + ":" + name; !allowed[action] {
+		action := prefix + ":" + name
+		if a, ok := iamActionOf[action]; ok {
+			action = a
+		}
+		if !allowed[action] {
 			out = append(out, fmt.Sprintf("%s (%d calls): %s is not allowed", op, ops[op], action))
 		}
 	}
@@ -102,7 +119,7 @@ func leastPrivilegeProblems(ops map[string]int) []string {
 // the calls the bot must make and flags any other one.
 func TestLeastPrivilegeCheck(t *testing.T) {
 	ok := map[string]int{"STS:AssumeRole": 3, "STS:GetCallerIdentity": 3, "IAM:ListUsers": 1, "IAM:UpdateAccessKey": 2,
-		"Organizations:AttachPolicy": 1, "Secrets Manager:CreateSecret": 1}
+		"Organizations:AttachPolicy": 1, "Secrets Manager:CreateSecret": 1, "S3:ListBuckets": 1, "s3:GetObjectLockConfiguration": 1, "rbin:CreateRule": 1}
 	if p := leastPrivilegeProblems(ok); len(p) > 0 {
 		t.Errorf("calls the bot must make are flagged: %v", p)
 	}
@@ -110,8 +127,11 @@ func TestLeastPrivilegeCheck(t *testing.T) {
 		"IAM:DeleteUser":                  "iam:DeleteUser is not allowed",
 		"IAM:DeleteAccessKey":             "iam:DeleteAccessKey is not allowed",
 		"Secrets Manager:GetSecretValue":  "secretsmanager:GetSecretValue is not allowed",
-		"S3:DeleteBucket":                 `service "S3"`,
-		"ec2:DeleteSnapshot":              `service "ec2"`, // on the wire, not the canary's dry run
+		"S3:DeleteBucket":                 "s3:DeleteBucket is not allowed",
+		"ec2:DeleteSnapshot":              "ec2:DeleteSnapshot is not allowed", // on the wire, not the canary's dry run
+		"rbin:DeleteRule":                 "rbin:DeleteRule is not allowed",
+		"s3:DELETE /prod-backups":         "s3:DELETE /prod-backups is not allowed",
+		"Lambda:Invoke":                   `service "Lambda"`,
 		"Organizations:LeaveOrganization": "organizations:LeaveOrganization is not allowed",
 	} {
 		p := leastPrivilegeProblems(map[string]int{"IAM:ListUsers": 1, op: 1})

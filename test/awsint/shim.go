@@ -36,7 +36,11 @@ const CanaryDryRun = " (canary dry run)"
 //
 // It also counts every request by SigV4 signing name and operation
 // (Operations), so a test can check what reached AWS from any process; the
-// guardrail canary's dry runs are told apart (CanaryDryRun).
+// guardrail canary's dry runs are told apart (CanaryDryRun); REST requests
+// (S3, AWS Backup, Recycle Bin) are named by backups_rest.go. It stands in
+// for none of the data-protection calls moto lacks (Recycle Bin, snapshot
+// locks, recovery points): backup-readiness must survive them, and
+// TestBackupReadinessOnMoto shows it does.
 // The test's own seeding and checking clients talk to moto directly.
 type Shim struct {
 	// URL is the endpoint to give the clients under test.
@@ -100,6 +104,9 @@ func StartShim(target string) (*Shim, error) {
 			}
 			if t := r.Header.Get("X-Amz-Target"); t != "" { // JSON protocols: Organizations, Secrets Manager
 				op = t[strings.LastIndex(t, ".")+1:]
+			}
+			if op == "" { // REST protocols: S3, Backup, Recycle Bin (backups_rest.go)
+				op = restOperation(signingName(r.Header.Get("Authorization")), r.Method, r.URL)
 			}
 			s.mu.Lock()
 			s.ops[signingName(r.Header.Get("Authorization"))+":"+op]++
