@@ -125,7 +125,7 @@ func TestRCPPartsFitTheLimit(t *testing.T) {
 	if len(parts) != 1 {
 		t.Errorf("default RCP: %d parts, want 1", len(parts))
 	}
-	for i := range 40 {
+	for i := range 60 {
 		p.ExemptARNs = append(p.ExemptARNs, "arn:aws:iam::111122223333:role/baseline-exempt-"+strconv.Itoa(i))
 	}
 	parts, err = RenderParts("deny-delete-rcp", p)
