@@ -49,9 +49,9 @@ var costRbin = "deleted EBS snapshots and AMIs are kept (and billed as snapshot 
 
 var catalog = []Info{
 	{Name: DenyDelete, Mutating: true, Reversible: true,
-		Summary:  "guardrail: deny destructive calls (snapshots, AMIs, volumes, buckets and objects, backups, RDS, DynamoDB, KMS key deletion, trail and log deletion, leaving the Organization) to everyone but break-glass and the bot; an SCP on member accounts, an IAM managed policy on every non-exempt user, group and role of a management or standalone account",
-		Undo:     "detach the SCP or managed policy and delete the policy killswitch created",
-		Policies: []string{"deny-delete"}, Costs: []string{costFreeze, costCanary}},
+		Summary:  "guardrail: deny destructive calls (snapshots, AMIs, volumes, buckets and objects, backups, RDS, DynamoDB, KMS key deletion, trail and log deletion, leaving the Organization) to everyone but break-glass and the bot; an SCP on member accounts, an IAM managed policy on every non-exempt user, group and role of a management or standalone account; where the Organization allows resource control policies, also an RCP on member accounts that denies destroying data and changing bucket, key and secret policies to every principal, those outside the Organization included (RCPs never apply to the management account)",
+		Undo:     "detach the SCP, RCP or managed policy and delete the policy killswitch created (the policy types it enabled stay enabled)",
+		Policies: []string{"deny-delete", "deny-delete-rcp"}, Costs: []string{costFreeze, costCanary}},
 	{Name: RevokeSessions, Mutating: true, Reversible: true,
 		Summary:  "inline deny on aws:TokenIssueTime older than the request for every non-exempt role and user: every session issued before it stops working (long-term access keys are not affected: use disable-users)",
 		Undo:     "remove the inline policy (or restore the one it replaced)",

@@ -150,6 +150,9 @@ type orgWork struct {
 	docs      []string // the guardrail's parts, in order
 	policyIDs []string // per part; "" until created
 	ops       []op
+	kind      orgPolicyKind
+	rcp       *orgWork // the resource control policy beside the SCP (denydelete_rcp.go); nil when the Organization does not allow RCPs
+	rcpNote   string   // why there is no RCP, for the plan
 }
 
 func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgWork, error) {
@@ -185,7 +188,7 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 	if err != nil {
 		return nil, err
 	}
-	w := &orgWork{mgmt: mgmt, docs: docs, policyIDs: make([]string, len(docs))}
+	w := &orgWork{mgmt: mgmt, docs: docs, policyIDs: make([]string, len(docs)), kind: scpKind}
 	org := mgmt.c.Organizations
 
 	var roots *organizations.ListRootsOutput
@@ -199,62 +202,19 @@ func (e *Engine) orgWork(ctx context.Context, accts []*acct, opt Options) (*orgW
 		return nil, errors.New("the organization has no root")
 	}
 	root := roots.Roots[0]
-	rootID := aws.ToString(root.Id)
-	enabled := false
-	for _, pt := range root.PolicyTypes {
-		if pt.Type == orgtypes.PolicyTypeServiceControlPolicy && pt.Status == orgtypes.PolicyTypeStatusEnabled {
-			enabled = true
-		}
-	}
 	base := Step{Action: DenyDelete, Account: mgmtID}
-	if !enabled {
-		s := base
-		s.Op, s.Principal, s.Resource = opEnableSCPType, "organization root "+rootID, rootID
-		s.Change = "enable service control policies (AWS attaches FullAWSAccess everywhere, which restricts nothing)"
-		w.add(s, "", func(ctx context.Context, s *Step) error {
-			return mgmt.call("Organizations", "EnablePolicyType", rootID, func() error {
-				_, err := org.EnablePolicyType(ctx, &organizations.EnablePolicyTypeInput{RootId: aws.String(rootID), PolicyType: orgtypes.PolicyTypeServiceControlPolicy})
-				var already *orgtypes.PolicyTypeAlreadyEnabledException
-				if errors.As(err, &already) {
-					return nil
-				}
-				return err
-			})
-		})
+	if err := w.plan(ctx, base, root); err != nil {
+		return nil, err
 	}
-	// find our SCPs, one per part
-	ids := map[string]string{}
-	var token *string
-	for enabled {
-		var out *organizations.ListPoliciesOutput
-		if err := mgmt.call("Organizations", "ListPolicies", "", func() (err error) {
-			out, err = org.ListPolicies(ctx, &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy, NextToken: token})
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("list SCPs: %w", err)
-		}
-		for _, p := range out.Policies {
-			if IsDenyDeletePart(aws.ToString(p.Name)) {
-				ids[aws.ToString(p.Name)] = aws.ToString(p.Id)
-			}
-		}
-		if out.NextToken == nil {
-			break
-		}
-		token = out.NextToken
-	}
-	for i, doc := range docs {
-		if err := w.prepare(ctx, base, i, doc, ids[DenyDeletePartName(i)]); err != nil {
-			return nil, err
-		}
-	}
+	e.rcpWork(ctx, w, base, root, arns)
 	return w, nil
 }
 
 // prepare plans part i of the guardrail in the management account: update
 // the SCP when it exists with another document, create it otherwise.
 func (w *orgWork) prepare(ctx context.Context, base Step, i int, doc, id string) error {
-	mgmt, org, name := w.mgmt, w.mgmt.c.Organizations, DenyDeletePartName(i)
+	mgmt, org, k := w.mgmt, w.mgmt.c.Organizations, w.kind
+	name := k.partName(i)
 	if id != "" {
 		w.policyIDs[i] = id
 		var d *organizations.DescribePolicyOutput
@@ -262,16 +222,16 @@ func (w *orgWork) prepare(ctx context.Context, base Step, i int, doc, id string)
 			d, err = org.DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: aws.String(id)})
 			return err
 		}); err != nil {
-			return fmt.Errorf("describe SCP %s (%s): %w", name, id, err)
+			return fmt.Errorf("describe %s %s (%s): %w", k.label, name, id, err)
 		}
 		old := aws.ToString(d.Policy.Content)
 		if sameJSON(old, doc) {
 			return nil
 		}
 		s := base
-		s.Op, s.Principal, s.Resource, s.Prior = opUpdateSCP, "SCP "+name, id, old
+		s.Op, s.Principal, s.Resource, s.Prior = k.opUpdate, k.label+" "+name, id, old
 		s.Reversible = true
-		s.Change = "update SCP " + name + " to the current document and exemptions"
+		s.Change = "update " + k.label + " " + name + " to the current document and exemptions"
 		w.add(s, name, func(ctx context.Context, s *Step) error {
 			return mgmt.call("Organizations", "UpdatePolicy", id, func() error {
 				_, err := org.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(doc)})
@@ -281,22 +241,22 @@ func (w *orgWork) prepare(ctx context.Context, base Step, i int, doc, id string)
 		return nil
 	}
 	s := base
-	s.Op, s.Principal, s.Resource = opCreateSCP, "SCP "+name, name
+	s.Op, s.Principal, s.Resource = k.opCreate, k.label+" "+name, name
 	s.Reversible = true
-	s.Change = fmt.Sprintf("create SCP %s (%d characters; part %d of %d of the guardrail)", name, len(doc), i+1, len(w.docs))
+	s.Change = fmt.Sprintf("create %s %s (%d characters; part %d of %d of the guardrail)", k.label, name, len(doc), i+1, len(w.docs))
 	w.add(s, name, func(ctx context.Context, s *Step) error {
 		var out *organizations.CreatePolicyOutput
 		err := mgmt.call("Organizations", "CreatePolicy", name, func() (err error) {
 			out, err = org.CreatePolicy(ctx, &organizations.CreatePolicyInput{
-				Name: aws.String(name), Type: orgtypes.PolicyTypeServiceControlPolicy, Content: aws.String(doc),
-				Description: aws.String(fmt.Sprintf("killswitch guardrail, part %d of %d: denies destroying, blinding, exfiltrating and changing IAM to all but break-glass and the bot", i+1, len(w.docs))),
+				Name: aws.String(name), Type: k.typ, Content: aws.String(doc),
+				Description: aws.String(fmt.Sprintf(k.description, i+1, len(w.docs))),
 				Tags:        orgManagedTags(),
 			})
 			return err
 		})
 		var dup *orgtypes.DuplicatePolicyException
 		if errors.As(err, &dup) {
-			return errors.New("an SCP named " + name + " appeared meanwhile; rerun to use it")
+			return errors.New("a policy named " + name + " appeared meanwhile; rerun to use it")
 		}
 		if err != nil {
 			return err
@@ -312,7 +272,7 @@ func (w *orgWork) prepare(ctx context.Context, base Step, i int, doc, id string)
 // it had when the guardrail was one SCP, so a run recorded then resumes.
 func (w *orgWork) add(s Step, part string, run func(ctx context.Context, s *Step) error) {
 	s.Key = fmt.Sprintf("%s/org/%s", s.Action, s.Op)
-	if part != "" && part != DenyDeletePolicyName {
+	if part != "" && part != w.kind.base {
 		s.Key += "/" + part
 	}
 	w.ops = append(w.ops, op{step: s, run: run})
@@ -323,6 +283,11 @@ func (w *orgWork) add(s Step, part string, run func(ctx context.Context, s *Step
 func (e *Engine) runOrg(ctx context.Context, w *orgWork, rec Recorder, res *Result, accts []*acct) error {
 	ar := &AccountResult{}
 	err := e.runOps(ctx, w.mgmt.reqID, w.ops, rec, ar)
+	scpSteps := len(ar.Steps)
+	if err == nil && w.rcp != nil {
+		// the RCP is an addition: its failure is reported, the SCP still goes on
+		err = e.runOps(ctx, w.mgmt.reqID, w.rcp.ops, rec, ar)
+	}
 	idx := -1
 	for i, a := range accts {
 		if a != nil && a.id == w.mgmt.id {
@@ -337,7 +302,7 @@ func (e *Engine) runOrg(ctx context.Context, w *orgWork, rec Recorder, res *Resu
 	if err != nil {
 		return err
 	}
-	for _, s := range ar.Steps {
+	for _, s := range ar.Steps[:scpSteps] {
 		if s.Status != StepDone {
 			return fmt.Errorf("%s: %s", s.Change, s.Error)
 		}
@@ -347,11 +312,17 @@ func (e *Engine) runOrg(ctx context.Context, w *orgWork, rec Recorder, res *Resu
 
 func (a *acct) buildDenyDelete(ctx context.Context, org *orgWork) (*work, error) {
 	w := &work{}
+	if a.kind == KindManagement {
+		w.warnings = append(w.warnings, rcpManagementWarning)
+	}
 	if a.kind != KindMember || org == nil {
 		if a.kind == KindMember {
 			return nil, errors.New("the organization's SCP could not be prepared")
 		}
 		return w, a.buildDenyDeleteIAM(ctx, w)
+	}
+	if err := a.attachRCP(ctx, org, w); err != nil {
+		return nil, err
 	}
 	mg := org.mgmt
 	var attached []orgtypes.PolicySummary

@@ -388,7 +388,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 						plan.Accounts[i].Warnings = append(plan.Accounts[i].Warnings, errorText(err))
 					}
 				}
-			} else if org != nil && len(org.ops) > 0 {
+			} else if org != nil && len(org.allOps()) > 0 {
 				// organization-level changes are made in (and shown with) the management account
 				idx := -1
 				for i := range plan.Accounts {
@@ -401,7 +401,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 					accts = append(accts, nil)
 					idx = len(plan.Accounts) - 1
 				}
-				plan.Accounts[idx].Targets = append(plan.Accounts[idx].Targets, opsTargets(org.ops)...)
+				plan.Accounts[idx].Targets = append(plan.Accounts[idx].Targets, opsTargets(org.allOps())...)
 			}
 		}
 		works := make([]*work, len(accts))

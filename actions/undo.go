@@ -134,6 +134,8 @@ func irreversible(s Step) string {
 		return fmt.Sprintf("the console password of %s cannot be restored (AWS never reveals it): give a new one with `aws iam create-login-profile --user-name %s --password-reset-required`", s.Principal, user)
 	case opCreateLockedRule:
 		return lockedRuleUndo(s)
+	case opEnableRCPType:
+		return "resource control policies stay enabled on " + s.Resource + " (RCPFullAWSAccess restricts nothing); disable them with `aws organizations disable-policy-type --policy-type RESOURCE_CONTROL_POLICY` only if nothing else relies on them"
 	case opEnableSCPType:
 		return "service control policies stay enabled on " + s.Resource + " (FullAWSAccess restricts nothing); disable them with `aws organizations disable-policy-type` only if nothing else relies on them"
 	}
@@ -201,15 +203,19 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 			return &keptError{"policy " + s.Resource + " is still attached to principals this undo did not detach; it was left in place"}
 		}
 		return wrapEntity(err, "delete policy %s", s.Resource)
-	case opAttachSCP, opCreateSCP, opUpdateSCP:
+	case opAttachSCP, opCreateSCP, opUpdateSCP, opAttachRCP, opCreateRCP, opUpdateRCP:
 		mg, err := e.management(ctx, accts, a)
 		if err != nil {
 			return err
 		}
 		org := mg.c.Organizations
+		typ := orgtypes.PolicyTypeServiceControlPolicy
+		if rcpOp, ok := map[string]string{opAttachRCP: opAttachSCP, opCreateRCP: opCreateSCP, opUpdateRCP: opUpdateSCP}[s.Op]; ok {
+			s.Op, typ = rcpOp, orgtypes.PolicyTypeResourceControlPolicy // the same calls, by policy id
+		}
 		if !strings.HasPrefix(s.Resource, "p-") {
 			// recorded as started before the id was known
-			id, err := e.scpID(ctx, mg, s.Resource)
+			id, err := e.policyID(ctx, mg, typ, s.Resource)
 			if err != nil || id == "" {
 				return err
 			}
@@ -274,11 +280,16 @@ func (e *Engine) management(ctx context.Context, accts []*acct, a *acct) (*acct,
 
 // scpID finds an SCP's id by name ("" when there is none).
 func (e *Engine) scpID(ctx context.Context, mg *acct, name string) (string, error) {
+	return e.policyID(ctx, mg, orgtypes.PolicyTypeServiceControlPolicy, name)
+}
+
+// policyID finds an Organizations policy's id by type and name.
+func (e *Engine) policyID(ctx context.Context, mg *acct, typ orgtypes.PolicyType, name string) (string, error) {
 	var token *string
 	for {
 		var out *organizations.ListPoliciesOutput
 		if err := mg.call("Organizations", "ListPolicies", "", func() (err error) {
-			out, err = mg.c.Organizations.ListPolicies(ctx, &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy, NextToken: token})
+			out, err = mg.c.Organizations.ListPolicies(ctx, &organizations.ListPoliciesInput{Filter: typ, NextToken: token})
 			return err
 		}); err != nil {
 			return "", fmt.Errorf("list SCPs: %w", err)

@@ -154,8 +154,8 @@ func TestBotPolicyIsNarrow(t *testing.T) {
 			}
 		}
 		if s.Sid == "CreateKillSwitchSCPs" || s.Sid == "EnableServiceControlPolicies" {
-			if got := s.Condition["StringEquals"]["organizations:PolicyType"]; got != "SERVICE_CONTROL_POLICY" {
-				t.Errorf("%s not limited to SCPs: %v", s.Sid, s.Condition)
+			if got := strs(s.Condition["StringEquals"]["organizations:PolicyType"]); !slices.Equal(got, []string{"SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"}) {
+				t.Errorf("%s not limited to SCPs and RCPs: %v", s.Sid, s.Condition)
 			}
 		}
 		if s.Sid == "CreateKillSwitchSCPs" {

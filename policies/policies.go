@@ -18,6 +18,7 @@
 //	{{BotPrincipal}}     Params.BotPrincipal (required)
 //	{{ExternalID}}       Params.ExternalID
 //	{{RoleName}}         Params.RoleName, DefaultRoleName when empty
+//	{{OrgID}}            Params.OrgID, the Organization's id (o-...)
 //
 // When an optional parameter is empty, a placeholder written {{Name?}}
 // removes only what it sits in: its list element, or its condition key (and
@@ -44,6 +45,7 @@ import (
 // AWS size limits, in characters.
 const (
 	LimitSCP        = 5120  // service control policy, whitespace included
+	LimitRCP        = 5120  // resource control policy, whitespace included
 	LimitManaged    = 6144  // customer managed policy, whitespace excluded
 	LimitUserInline = 2048  // all inline policies of one user together, whitespace excluded
 	LimitRoleInline = 10240 // all inline policies of one role together, whitespace excluded
@@ -78,13 +80,14 @@ type Kind string
 // The kinds of policy killswitch attaches.
 const (
 	KindSCP        Kind = "scp"
+	KindRCP        Kind = "rcp" // resource control policy: Deny only, Principal "*"
 	KindManaged    Kind = "managed"
 	KindUserInline Kind = "user-inline"
 	KindRoleInline Kind = "role-inline"
 	KindTrust      Kind = "trust"
 )
 
-var kinds = []Kind{KindSCP, KindManaged, KindUserInline, KindRoleInline, KindTrust}
+var kinds = []Kind{KindSCP, KindRCP, KindManaged, KindUserInline, KindRoleInline, KindTrust}
 
 // Kinds returns every kind.
 func Kinds() []Kind { return append([]Kind(nil), kinds...) }
@@ -96,7 +99,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("unknown policy kind %s (want one of scp, managed, user-inline, role-inline, trust)", quote(s))
+	return "", fmt.Errorf("unknown policy kind %s (want one of scp, rcp, managed, user-inline, role-inline, trust)", quote(s))
 }
 
 // Limit returns the AWS size limit for the kind in characters, or 0 for an
@@ -105,6 +108,8 @@ func (k Kind) Limit() int {
 	switch k {
 	case KindSCP:
 		return LimitSCP
+	case KindRCP:
+		return LimitRCP
 	case KindManaged:
 		return LimitManaged
 	case KindUserInline:
@@ -118,8 +123,8 @@ func (k Kind) Limit() int {
 }
 
 // CountsWhitespace reports whether AWS counts whitespace against the kind's
-// limit: it does for SCPs, not for IAM policies.
-func (k Kind) CountsWhitespace() bool { return k == KindSCP }
+// limit: it does for SCPs and RCPs, not for IAM policies.
+func (k Kind) CountsWhitespace() bool { return k == KindSCP || k == KindRCP }
 
 // Size returns the size of doc as AWS counts it for kind k.
 func Size(k Kind, doc string) int {
@@ -171,6 +176,11 @@ type Params struct {
 	// RoleName is the responder role assumed in every account (bot-policy);
 	// DefaultRoleName when empty.
 	RoleName string
+	// OrgID is the Organization's id (o-...): deny-delete-rcp denies
+	// principals outside it even when their ARN matches an exempt pattern
+	// (an intruder can name a role BreakGlass* in its own account). Without
+	// it, that statement is dropped.
+	OrgID string
 }
 
 // DefaultParams returns example parameters, so that every document can be
@@ -186,6 +196,7 @@ func DefaultParams() Params {
 		RevokeBefore: time.Date(2026, time.November, 30, 17, 41, 3, 0, time.UTC),
 		BotPrincipal: "arn:aws:iam::111111111111:role/KillSwitchBot",
 		RoleName:     DefaultRoleName,
+		OrgID:        "o-exampleorg1",
 	}
 }
 
@@ -259,6 +270,18 @@ var registry = []Document{
 		Cost: "until undo: no IAM change, no new role session (code assuming another role with its own credentials fails; " +
 			"instance profiles and service roles keep working), no deletion of snapshots, backups, buckets, objects, tables, " +
 			"log groups or alarms, and no RDS instance or cluster modification, except by break-glass",
+		DenyOnly: true,
+		Split:    true,
+	},
+	{
+		Name:  "deny-delete-rcp",
+		Kinds: []Kind{KindRCP},
+		Summary: "the guardrail's resource control policy, beside the deny-delete SCP where the Organization allows RCPs: deny destroying data and " +
+			"changing the resource policies that could lock responders out (S3, KMS, Secrets Manager, DynamoDB, ECR, CloudWatch Logs) for every " +
+			"principal, those outside the Organization included, but break-glass, the bot and the recorded exempt ARNs of the Organization; " +
+			"AWS service principals are not denied (aws:PrincipalIsAWSService); RCPs never apply to the management account",
+		Cost: "until undo: nobody but break-glass deletes buckets, objects, tables, backups, secrets, repositories or log groups, schedules KMS key " +
+			"deletion or changes bucket, key, table, secret or repository policies in the member accounts, from inside or outside the Organization",
 		DenyOnly: true,
 		Split:    true,
 	},

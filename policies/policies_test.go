@@ -202,7 +202,7 @@ func TestListLookupAndTemplates(t *testing.T) {
 	if !sort.StringsAreSorted(names) {
 		t.Errorf("List not sorted: %v", names)
 	}
-	want := []string{"bot-policy", "deny-delete", "quarantine", "responder-trust", "revoke-older-sessions"}
+	want := []string{"bot-policy", "deny-delete", "deny-delete-rcp", "quarantine", "responder-trust", "revoke-older-sessions"}
 	if !slices.Equal(names, want) {
 		t.Errorf("List = %v, want %v", names, want)
 	}

@@ -108,13 +108,41 @@ type policyDoc struct {
 type statement struct {
 	Sid          string                        `json:"Sid,omitempty"`
 	Effect       string                        `json:"Effect"`
-	Principal    map[string]strList            `json:"Principal,omitempty"`
-	NotPrincipal map[string]strList            `json:"NotPrincipal,omitempty"`
+	Principal    principals                    `json:"Principal,omitzero"`
+	NotPrincipal principals                    `json:"NotPrincipal,omitzero"`
 	Action       strList                       `json:"Action,omitzero"`
 	NotAction    strList                       `json:"NotAction,omitzero"`
 	Resource     strList                       `json:"Resource,omitzero"`
 	NotResource  strList                       `json:"NotResource,omitzero"`
 	Condition    map[string]map[string]strList `json:"Condition,omitempty"`
+}
+
+// principals is a Principal element: "*" (every principal, as resource
+// control policies require) or an object of principal types.
+type principals struct {
+	star bool
+	m    map[string]strList
+}
+
+func (p principals) IsZero() bool { return !p.star && len(p.m) == 0 }
+
+func (p principals) MarshalJSON() ([]byte, error) {
+	if p.star {
+		return []byte(`"*"`), nil
+	}
+	return json.Marshal(p.m)
+}
+
+func (p *principals) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if s != "*" {
+			return fmt.Errorf("a Principal string must be \"*\", got %q", s)
+		}
+		*p = principals{star: true}
+		return nil
+	}
+	return json.Unmarshal(b, &p.m)
 }
 
 // strList is a policy value that is a string or a list of strings. It keeps
@@ -181,6 +209,7 @@ var params = map[string]param{
 	"BotPrincipal":   {required: true},
 	"ExternalID":     {},
 	"RoleName":       {required: true}, // defaulted, so never empty
+	"OrgID":          {},
 }
 
 type drop int
@@ -329,6 +358,15 @@ func (r *renderer) param(name string, p Params) []string {
 			return nil
 		}
 		return []string{p.ExternalID}
+	case "OrgID":
+		if p.OrgID == "" {
+			return nil
+		}
+		if !orgIDRE.MatchString(p.OrgID) {
+			r.problem("OrgID %s: want an Organization id, o- and 10 to 32 lowercase letters or digits", quote(p.OrgID))
+			return nil
+		}
+		return []string{p.OrgID}
 	case "RoleName":
 		name := p.RoleName
 		if name == "" {
@@ -352,6 +390,7 @@ var (
 	principalARNRE  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:(iam|sts)::[0-9]{12}:(root|(user|role|assumed-role)/[A-Za-z0-9_+=,.@/-]+)$`)
 	tagKeyRE        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	externalIDRE    = regexp.MustCompile(`^[A-Za-z0-9_+=,.@:/-]+$`)
+	orgIDRE         = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	roleNameRE      = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,64}$`)
 )
 
@@ -513,14 +552,18 @@ func (r *renderer) statement(i int, s statement) (statement, bool) {
 		*f.out = l
 	}
 	for _, f := range []struct {
-		in  map[string]strList
-		out *map[string]strList
+		in  principals
+		out *principals
 	}{{s.Principal, &out.Principal}, {s.NotPrincipal, &out.NotPrincipal}} {
-		if len(f.in) == 0 {
+		if f.in.star {
+			*f.out = f.in
+			continue
+		}
+		if len(f.in.m) == 0 {
 			continue
 		}
 		m := map[string]strList{}
-		for k, v := range f.in {
+		for k, v := range f.in.m {
 			l, d := r.expandList(v)
 			if d == dropStatement {
 				return statement{}, false
@@ -532,7 +575,7 @@ func (r *renderer) statement(i int, s statement) (statement, bool) {
 		if len(m) == 0 {
 			return statement{}, false
 		}
-		*f.out = m
+		*f.out = principals{m: m}
 	}
 	// Conditions: an optional value left empty removes its key; an empty
 	// operator or block disappears.

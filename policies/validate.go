@@ -67,6 +67,7 @@ type validator struct {
 	doc      Document
 	noSize   bool
 	trust    bool
+	rcp      bool
 	problems []string
 }
 
@@ -136,6 +137,12 @@ func (v *validator) checkKinds() {
 		if k == KindTrust {
 			v.trust = true
 		}
+		if k == KindRCP {
+			v.rcp = true
+		}
+	}
+	if v.rcp && len(v.doc.Kinds) > 1 {
+		v.problem("a resource control policy cannot also be attached as another kind (it names a Principal)")
 	}
 	if v.trust && len(v.doc.Kinds) > 1 {
 		v.problem("a trust policy cannot also be attached as a permission policy")
@@ -281,7 +288,9 @@ func (v *validator) checkStatement(i int, s map[string]any, sids map[string]int)
 			v.problem("%s: missing Principal (a trust policy names who may assume the role)", label)
 		}
 	} else {
-		if hasPrin || hasNotPrin {
+		if v.rcp {
+			v.checkRCPStatement(label, s, effect, hasNotAction)
+		} else if hasPrin || hasNotPrin {
 			v.problem("%s: Principal is only allowed in a trust policy", label)
 		}
 		switch {
@@ -305,7 +314,7 @@ func (v *validator) checkStatement(i int, s map[string]any, sids map[string]int)
 		key string
 		has bool
 	}{{"Principal", hasPrin}, {"NotPrincipal", hasNotPrin}} {
-		if f.has {
+		if f.has && !v.rcp {
 			v.checkPrincipal(label, f.key, s[f.key])
 		}
 	}
@@ -327,6 +336,27 @@ func (v *validator) checkStatement(i int, s map[string]any, sids map[string]int)
 				}
 			}
 		}
+	}
+}
+
+// checkRCPStatement applies AWS's rules for resource control policies: every
+// statement denies (only the AWS managed RCPFullAWSAccess may allow), names
+// Principal "*" and no NotPrincipal, and uses Action, not NotAction.
+func (v *validator) checkRCPStatement(label string, s map[string]any, effect string, hasNotAction bool) {
+	if effect != "" && effect != "Deny" {
+		v.problem("%s: a resource control policy may only Deny (only RCPFullAWSAccess allows)", label)
+	}
+	if _, ok := s["NotPrincipal"]; ok {
+		v.problem("%s: NotPrincipal is not supported in a resource control policy", label)
+	}
+	switch p, ok := s["Principal"]; {
+	case !ok:
+		v.problem(`%s: missing Principal (a resource control policy statement needs "Principal": "*")`, label)
+	case p != "*":
+		v.problem(`%s: Principal is %s; a resource control policy only takes "*" (narrow it with conditions on aws:PrincipalArn)`, label, jsonText(p))
+	}
+	if hasNotAction {
+		v.problem("%s: NotAction is not supported in a resource control policy", label)
 	}
 }
 

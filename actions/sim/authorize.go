@@ -118,7 +118,7 @@ func parsePrincipal(arn, acct string) (principalRef, error) {
 
 // principalOf finds the account and principal a credential names.
 func (o *Org) principalOf(c Credential) (*account, principalRef, error) {
-	a := o.accounts[c.Account]
+	a := o.callerAccountLocked(c.Account)
 	if a == nil {
 		return nil, principalRef{}, denied("", "account %s is not in the simulated organization", c.Account)
 	}
@@ -135,6 +135,9 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		return err
 	}
 	r := &reqCtx{action: strings.ToLower(action), resource: resource, account: a.id, orgID: o.orgID, issued: c.SessionIssued, now: o.now()}
+	if !o.isOrg || a.left {
+		r.orgID = "" // a standalone or outside account: no aws:PrincipalOrgID
+	}
 
 	var u *user
 	var ro *role
@@ -217,6 +220,11 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		if d := o.identityDeny(r, a, "role "+ro.name, &ro.entity); d != nil {
 			return d
 		}
+	}
+
+	slr := ro != nil && strings.HasPrefix(ro.path, "/aws-service-role/")
+	if d := o.resourceSideLocked(r, a, slr); d != nil {
+		return d
 	}
 
 	for _, target := range chain {

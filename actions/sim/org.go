@@ -71,6 +71,12 @@ type Org struct {
 	scps     map[string]*scp     // by id
 	attached map[string][]string // target id -> SCP ids, in attach order
 
+	rcpEnabled  bool
+	billingOnly bool                // consolidated billing only: no SCP or RCP type can be enabled
+	rcps        map[string]*scp     // resource control policies by id (rcp.go)
+	rcpAttached map[string][]string // target id -> RCP ids, in attach order
+	outside     map[string]*account // accounts outside the Organization (outside.go)
+
 	faults []*faultState
 	calls  map[string]int
 
@@ -113,24 +119,28 @@ type account struct {
 	policyKeys []string
 	attachN    map[string]int // managed policy ARN -> attachment count in this account
 
-	secrets   map[string]*secret // by name
-	resources map[string]map[string]struct{}
-	lost      map[string]map[string]string // kind -> id -> how it was lost (see ResourceStates)
-	left      bool                         // left the Organization (LeaveOrganization): standalone now
-	backups   *backupState                 // regions, Recycle Bin, locks, vaults (backups.go)
+	secrets        map[string]*secret // by name
+	resources      map[string]map[string]struct{}
+	lost           map[string]map[string]string // kind -> id -> how it was lost (see ResourceStates)
+	left           bool                         // left the Organization (LeaveOrganization): standalone now
+	backups        *backupState                 // regions, Recycle Bin, locks, vaults (backups.go)
+	bucketPolicies map[string]*bucketPolicy     // bucket name -> its bucket policy (outside.go)
 }
 
 func newOrg(seedID string) *Org {
 	return &Org{
-		clock:     time.Now,
-		accounts:  map[string]*account{},
-		ous:       map[string]*ou{},
-		ouPaths:   map[string]*ou{},
-		scps:      map[string]*scp{},
-		attached:  map[string][]string{},
-		calls:     map[string]int{},
-		seed:      seedID,
-		keyOwners: map[string]string{},
+		clock:       time.Now,
+		accounts:    map[string]*account{},
+		ous:         map[string]*ou{},
+		ouPaths:     map[string]*ou{},
+		scps:        map[string]*scp{},
+		attached:    map[string][]string{},
+		rcps:        map[string]*scp{},
+		rcpAttached: map[string][]string{},
+		outside:     map[string]*account{},
+		calls:       map[string]int{},
+		seed:        seedID,
+		keyOwners:   map[string]string{},
 	}
 }
 

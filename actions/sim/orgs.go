@@ -34,6 +34,29 @@ type scp struct {
 	parsed                       *policy
 	prev                         *policy // the content in effect until an update has propagated
 	aws                          bool
+	rcp                          bool // a resource control policy (rcp.go), not an SCP
+}
+
+func (p *scp) policyType() types.PolicyType {
+	if p.rcp {
+		return types.PolicyTypeResourceControlPolicy
+	}
+	return types.PolicyTypeServiceControlPolicy
+}
+
+// byType returns the policies and attachments of one policy type.
+func (o *Org) byType(t types.PolicyType) (map[string]*scp, map[string][]string) {
+	if t == types.PolicyTypeResourceControlPolicy {
+		return o.rcps, o.rcpAttached
+	}
+	return o.scps, o.attached
+}
+
+func (o *Org) typeEnabled(t types.PolicyType) bool {
+	if t == types.PolicyTypeResourceControlPolicy {
+		return o.rcpEnabled
+	}
+	return o.scpEnabled
 }
 
 func (o *Org) fullAccessLocked() *scp {
@@ -140,6 +163,7 @@ func (o *Org) leaveLocked(a *account) error {
 	a.left = true
 	a.parent = ""
 	delete(o.attached, a.id)
+	delete(o.rcpAttached, a.id)
 	return nil
 }
 
@@ -175,10 +199,14 @@ func notInUse() error {
 func (o *Org) orgARN() string { return "arn:aws:organizations::" + o.mgmt + ":organization/" + o.orgID }
 
 func (o *Org) policyTypes() []types.PolicyTypeSummary {
-	if !o.scpEnabled {
-		return []types.PolicyTypeSummary{}
+	out := []types.PolicyTypeSummary{}
+	if o.scpEnabled {
+		out = append(out, types.PolicyTypeSummary{Type: types.PolicyTypeServiceControlPolicy, Status: types.PolicyTypeStatusEnabled})
 	}
-	return []types.PolicyTypeSummary{{Type: types.PolicyTypeServiceControlPolicy, Status: types.PolicyTypeStatusEnabled}}
+	if o.rcpEnabled {
+		out = append(out, types.PolicyTypeSummary{Type: types.PolicyTypeResourceControlPolicy, Status: types.PolicyTypeStatusEnabled})
+	}
+	return out
 }
 
 func (o *Org) rootOut() *types.Root {
@@ -191,7 +219,7 @@ func (o *Org) rootOut() *types.Root {
 func summary(p *scp) *types.PolicySummary {
 	s := &types.PolicySummary{
 		Arn: aws.String(p.arn), AwsManaged: p.aws, Id: aws.String(p.id), Name: aws.String(p.name),
-		Type: types.PolicyTypeServiceControlPolicy,
+		Type: p.policyType(),
 	}
 	if p.desc != "" {
 		s.Description = aws.String(p.desc)
@@ -201,6 +229,9 @@ func summary(p *scp) *types.PolicySummary {
 
 func (o *Org) findSCP(id string) (*scp, error) {
 	if p := o.scps[id]; p != nil {
+		return p, nil
+	}
+	if p := o.rcps[id]; p != nil {
 		return p, nil
 	}
 	return nil, &types.PolicyNotFoundException{Message: aws.String("We can't find a policy with the PolicyId that you specified: " + clip(id))}
@@ -219,8 +250,8 @@ func (o *Org) findTarget(id string) error {
 }
 
 func requirePolicyType(t types.PolicyType) error {
-	if t != types.PolicyTypeServiceControlPolicy {
-		return &types.InvalidInputException{Message: aws.String("The simulation supports only SERVICE_CONTROL_POLICY, not " + clip(string(t))), Reason: types.InvalidInputExceptionReasonInvalidEnumPolicyType}
+	if t != types.PolicyTypeServiceControlPolicy && t != types.PolicyTypeResourceControlPolicy {
+		return &types.InvalidInputException{Message: aws.String("The simulation supports only SERVICE_CONTROL_POLICY and RESOURCE_CONTROL_POLICY, not " + clip(string(t))), Reason: types.InvalidInputExceptionReasonInvalidEnumPolicyType}
 	}
 	return nil
 }
@@ -262,7 +293,7 @@ func (c *orgsClient) DescribeOrganization(ctx context.Context, _ *organizations.
 			return notInUse()
 		}
 		out.Organization = &types.Organization{
-			Arn: aws.String(o.orgARN()), Id: aws.String(o.orgID), FeatureSet: types.OrganizationFeatureSetAll,
+			Arn: aws.String(o.orgARN()), Id: aws.String(o.orgID), FeatureSet: o.featureSet(),
 			MasterAccountArn:   aws.String("arn:aws:organizations::" + o.mgmt + ":account/" + o.orgID + "/" + o.mgmt),
 			MasterAccountEmail: aws.String("aws+" + o.mgmt + "@example.com"), MasterAccountId: aws.String(o.mgmt),
 			AvailablePolicyTypes: o.policyTypes(),
@@ -328,10 +359,17 @@ func (c *orgsClient) EnablePolicyType(ctx context.Context, in *organizations.Ena
 		if err := requirePolicyType(in.PolicyType); err != nil {
 			return err
 		}
-		if o.scpEnabled {
+		if o.billingOnly {
+			return &types.PolicyTypeNotAvailableForOrganizationException{Message: aws.String("You can't use the specified policy type with the feature set currently enabled for this organization. For example, you can enable SCPs only after you enable all features in the organization.")}
+		}
+		if o.typeEnabled(in.PolicyType) {
 			return &types.PolicyTypeAlreadyEnabledException{Message: aws.String("The specified policy type is already enabled.")}
 		}
-		o.enableSCPLocked()
+		if in.PolicyType == types.PolicyTypeResourceControlPolicy {
+			o.enableRCPLocked()
+		} else {
+			o.enableSCPLocked()
+		}
 		out.Root = o.rootOut()
 		return nil
 	})
@@ -353,7 +391,14 @@ func (c *orgsClient) ListPolicies(ctx context.Context, in *organizations.ListPol
 	}
 	out := &organizations.ListPoliciesOutput{}
 	return mgmtCall(ctx, c, "ListPolicies", out, func(o *Org) (err error) {
-		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, o.scpIDsLocked(), in.MaxResults, in.NextToken)
+		ids := o.scpIDsLocked()
+		if in.Filter == types.PolicyTypeResourceControlPolicy {
+			ids = sortedMapKeys(o.rcps)
+			if !o.rcpEnabled {
+				ids = removeKey(ids, RCPFullAWSAccessID)
+			}
+		}
+		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, ids, in.MaxResults, in.NextToken)
 		return err
 	})
 }
@@ -423,22 +468,28 @@ func (c *orgsClient) CreatePolicy(ctx context.Context, in *organizations.CreateP
 		if err := validSCPDescription(str(in.Description)); err != nil {
 			return err
 		}
-		parsed, err := checkSCP(*in.Content)
+		check, kind := checkSCP, "service_control_policy"
+		if in.Type == types.PolicyTypeResourceControlPolicy {
+			check, kind = checkRCP, "resource_control_policy"
+		}
+		parsed, err := check(*in.Content)
 		if err != nil {
 			return err
 		}
 		if o.scpNameTaken(*in.Name, "") {
 			return duplicatePolicy()
 		}
-		if len(o.scps) >= maxSCPs {
+		if len(o.scps)+len(o.rcps) >= maxSCPs {
 			return &types.ConstraintViolationException{Message: aws.String("You have reached the maximum number of policies."), Reason: types.ConstraintViolationExceptionReasonPolicyNumberLimitExceeded}
 		}
 		id := o.newID("p-", 8, lowerAlnum)
 		p := &scp{
-			id: id, arn: "arn:aws:organizations::" + o.mgmt + ":policy/" + o.orgID + "/service_control_policy/" + id,
+			id: id, arn: "arn:aws:organizations::" + o.mgmt + ":policy/" + o.orgID + "/" + kind + "/" + id,
 			name: *in.Name, desc: str(in.Description), content: *in.Content, parsed: parsed,
+			rcp: in.Type == types.PolicyTypeResourceControlPolicy,
 		}
-		o.scps[id] = p
+		pols, _ := o.byType(in.Type)
+		pols[id] = p
 		out.Policy = policyOf(p)
 		return nil
 	})
@@ -476,7 +527,11 @@ func (c *orgsClient) UpdatePolicy(ctx context.Context, in *organizations.UpdateP
 			next.desc = *in.Description
 		}
 		if in.Content != nil {
-			parsed, err := checkSCP(*in.Content)
+			check := checkSCP
+			if p.rcp {
+				check = checkRCP
+			}
+			parsed, err := check(*in.Content)
 			if err != nil {
 				return err
 			}
@@ -508,12 +563,13 @@ func (c *orgsClient) DeletePolicy(ctx context.Context, in *organizations.DeleteP
 		if p.aws {
 			return &types.InvalidInputException{Message: aws.String("You can't delete an AWS managed policy."), Reason: types.InvalidInputExceptionReasonImmutablePolicy}
 		}
-		for _, ids := range o.attached {
+		pols, attached := o.byType(p.policyType())
+		for _, ids := range attached {
 			if containsStr(ids, p.id) {
 				return &types.PolicyInUseException{Message: aws.String("The policy is attached to one or more entities. You must detach it from all roots, OUs, and accounts before performing this operation.")}
 			}
 		}
-		delete(o.scps, p.id)
+		delete(pols, p.id)
 		return nil
 	})
 }
@@ -529,7 +585,11 @@ func (c *orgsClient) ListPoliciesForTarget(ctx context.Context, in *organization
 		if err := o.findTarget(*in.TargetId); err != nil {
 			return err
 		}
-		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, o.attached[*in.TargetId], in.MaxResults, in.NextToken)
+		if in.Filter == types.PolicyTypeResourceControlPolicy && !o.rcpEnabled || in.Filter == types.PolicyTypeServiceControlPolicy && !o.scpEnabled {
+			return &types.PolicyTypeNotEnabledException{Message: aws.String("This operation can be performed only for enabled policy types.")}
+		}
+		_, attached := o.byType(in.Filter)
+		out.Policies, out.NextToken, err = o.pageSCPs(in.Filter, attached[*in.TargetId], in.MaxResults, in.NextToken)
 		return err
 	})
 }
@@ -545,7 +605,7 @@ func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachP
 		if err != nil {
 			return err
 		}
-		if !o.scpEnabled {
+		if !o.typeEnabled(p.policyType()) {
 			return &types.PolicyTypeNotEnabledException{Message: aws.String("This operation can be performed only for enabled policy types.")}
 		}
 		if containsStr(ids, p.id) {
@@ -557,7 +617,8 @@ func (c *orgsClient) AttachPolicy(ctx context.Context, in *organizations.AttachP
 				Reason:  types.ConstraintViolationExceptionReasonPolicyNumberLimitExceeded,
 			}
 		}
-		o.attached[*in.TargetId] = append(ids, p.id)
+		_, attached := o.byType(p.policyType())
+		attached[*in.TargetId] = append(ids, p.id)
 		o.propagateLocked(scpAttachment{*in.TargetId, p.id})
 		return nil
 	})
@@ -588,22 +649,24 @@ func (o *Org) attachment(policyID, targetID string) (p *scp, ids []string, err e
 	if err := o.findTarget(targetID); err != nil {
 		return nil, nil, err
 	}
-	return p, o.attached[targetID], nil
+	_, attached := o.byType(p.policyType())
+	return p, attached[targetID], nil
 }
 
 // pageSCPs pages the SCPs ids (none unless filter is
 // SERVICE_CONTROL_POLICY), honouring MaxResults and NextToken.
 func (o *Org) pageSCPs(filter types.PolicyType, ids []string, maxResults *int32, nextToken *string) ([]types.PolicySummary, *string, error) {
-	if filter != types.PolicyTypeServiceControlPolicy {
+	if filter != types.PolicyTypeServiceControlPolicy && filter != types.PolicyTypeResourceControlPolicy {
 		ids = nil
 	}
+	pols, _ := o.byType(filter)
 	page, next, err := pageOrg(ids, maxResults, nextToken)
 	if err != nil {
 		return nil, nil, err
 	}
 	out := make([]types.PolicySummary, 0, len(page))
 	for _, id := range page {
-		out = append(out, *summary(o.scps[id]))
+		out = append(out, *summary(pols[id]))
 	}
 	return out, next, nil
 }
@@ -631,7 +694,17 @@ func (o *Org) SCPContent(id string) (name, content string, ok bool) {
 // PolicyNotAttached when it is not attached, ConstraintViolation for the
 // target's last SCP. Caller holds o.mu.
 func (o *Org) detachLocked(target, id string) error {
-	ids := o.attached[target]
+	attached := o.attached
+	if p := o.rcps[id]; p != nil {
+		attached = o.rcpAttached
+		if p.aws {
+			return &types.ConstraintViolationException{
+				Message: aws.String("You can't detach RCPFullAWSAccess."),
+				Reason:  types.ConstraintViolationExceptionReasonMinPolicyTypeAttachmentLimitExceeded,
+			}
+		}
+	}
+	ids := attached[target]
 	if !containsStr(ids, id) {
 		return &types.PolicyNotAttachedException{Message: aws.String("The policy isn't attached to the specified target in the specified root.")}
 	}
@@ -647,6 +720,13 @@ func (o *Org) detachLocked(target, id string) error {
 			rest = append(rest, x)
 		}
 	}
-	o.attached[target] = rest
+	attached[target] = rest
 	return nil
+}
+
+func (o *Org) featureSet() types.OrganizationFeatureSet {
+	if o.billingOnly {
+		return types.OrganizationFeatureSetConsolidatedBilling
+	}
+	return types.OrganizationFeatureSetAll
 }

@@ -18,6 +18,8 @@ const (
 	identityPolicy policyKind = iota // IAM inline and managed: Resource required, no Principal
 	scpPolicy                        // SCP: no Principal, Resource optional (defaults to *)
 	trustPolicy                      // role trust: Principal required, no Resource
+	rcpPolicy                        // RCP: Principal "*" required, Deny only (but RCPFullAWSAccess), Resource optional
+	resourcePolicy                   // resource-based (bucket policy): Principal required, Resource required
 )
 
 // maxPolicyBytes bounds parsing work on hostile documents, well above every
@@ -36,6 +38,7 @@ type statement struct {
 	resources   []string
 	notResource bool
 	conds       []condition
+	principals  []string // resource and RCP policies: the AWS principals ("*", an account id or root ARN, a principal ARN)
 }
 
 type condition struct {
@@ -117,8 +120,11 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 		switch k {
 		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition":
 		case "Principal", "NotPrincipal":
-			if kind != trustPolicy {
+			if kind != trustPolicy && kind != rcpPolicy && kind != resourcePolicy {
 				return st, errors.New("policy document should not specify a principal")
+			}
+			if k == "NotPrincipal" && kind == rcpPolicy {
+				return st, errors.New("NotPrincipal is not supported in a resource control policy")
 			}
 		default:
 			return st, fmt.Errorf("unknown field %q", clip(k))
@@ -137,6 +143,13 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 		st.deny = true
 	default:
 		return st, errors.New("Effect must be Allow or Deny")
+	}
+	if kind == rcpPolicy || kind == resourcePolicy {
+		ps, err := policyPrincipals(m["Principal"], kind)
+		if err != nil {
+			return st, err
+		}
+		st.principals = ps
 	}
 	if kind == trustPolicy {
 		if _, ok := m["Principal"]; !ok {
@@ -166,7 +179,7 @@ func parseStatement(m map[string]any, kind policyKind) (statement, error) {
 		return st, err
 	}
 	if !hasR {
-		if kind == identityPolicy {
+		if kind == identityPolicy || kind == resourcePolicy {
 			return st, errors.New("policy statement must contain resources")
 		}
 		st.resources = []string{"*"}

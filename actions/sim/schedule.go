@@ -132,8 +132,9 @@ func (o *Org) Act(ctx context.Context, c Credential, action, resource string, fn
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	a, err := o.account(c.Account)
-	if err != nil {
+	a := o.callerAccountLocked(c.Account)
+	if a == nil {
+		_, err := o.account(c.Account)
 		return err
 	}
 	if err := o.authorizeLocked(c, action, resource); err != nil {

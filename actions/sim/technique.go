@@ -92,6 +92,7 @@ func init() {
 	all = append(all, dataTechniques()...)
 	all = append(all, orgTechniques()...)
 	all = append(all, backupTechniques()...)
+	all = append(all, outsideTechniques()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	catalogueBy = make(map[string]Technique, len(all))
 	for _, t := range all {

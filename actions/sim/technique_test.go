@@ -300,6 +300,15 @@ func techniqueCases() map[string]techniqueCase {
 			}
 			howContains("deleted by s3:Delete")(t, o, eff)
 		}},
+		"outside-principal-bucket-policy": {calls: 6, needs: []string{"s3:PutBucketPolicy"}, check: func(t *testing.T, o *Org, eff Effect) {
+			want := []Resource{{"object-version", "b1/k1#v1"}, {"object", "b1/k1"}, {"bucket", "b1"}, {"bucket", "r-bucket"}}
+			if !reflect.DeepEqual(eff.Lost, want) {
+				t.Fatalf("lost %v", eff.Lost)
+			}
+			if !strings.Contains(strings.Join(eff.What, "\n"), "from outside account "+DefaultOutsideAccount) || len(eff.Creds) != 0 {
+				t.Fatalf("not done from the outside account, or a credential the drill would count: %v %v", eff.What, eff.Creds)
+			}
+		}},
 		"delete-s3-objects": {calls: 2, needs: []string{"s3:DeleteObject"}, check: func(t *testing.T, o *Org, eff Effect) {
 			if !reflect.DeepEqual(eff.Lost, []Resource{{"object", "b1/k1"}, {"object", "r-object"}}) {
 				t.Fatalf("lost %v", eff.Lost)

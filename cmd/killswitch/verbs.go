@@ -283,7 +283,8 @@ func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 		for _, d := range policies.List() {
 			status := "ok"
 			for _, e := range errs {
-				if strings.Contains(e.Error(), d.Name) {
+				var ve *policies.ValidationError
+				if errors.As(e, &ve) && ve.Document == d.Name || !errors.As(e, &ve) && strings.Contains(e.Error(), d.Name) {
 					status = "INVALID"
 				}
 			}
