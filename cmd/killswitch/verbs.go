@@ -263,15 +263,11 @@ func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 		if _, ok := policies.Lookup(pos[1]); !ok {
 			return usagef("no policy document %q; see: killswitch policy list", pos[1])
 		}
-		doc, err := policies.Render(pos[1], params)
+		doc, err := policies.Show(pos[1], params)
 		if err != nil {
 			return err
 		}
-		var pretty any
-		if err := json.Unmarshal([]byte(doc), &pretty); err != nil {
-			return err
-		}
-		if err := writeJSON(out, pretty); err != nil {
+		if _, err := io.WriteString(out, doc); err != nil {
 			return err
 		}
 		for _, n := range policyNotes(pos[1], cfg, *cfgPath, params) {
