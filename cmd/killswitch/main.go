@@ -40,7 +40,8 @@ usage: killswitch VERB [flags]
   policy list | show NAME | validate [NAME FILE] [--config FILE]
                                                     the AWS policy documents
   serve [--config FILE]                             the Slack service
-  drill [--scenario NAME|FILE] [--seed N] [--json]  a tabletop exercise on the simulated organization
+  drill [--scenario NAME|FILE] [--seed N] [--json] [--html FILE]
+                                                    a tabletop exercise on the simulated organization
   audit verify [--checkpoint FILE | --head [SEQ:]HASH] [--config FILE]
                                                     verify the audit log's hash chain
   audit show [--request ID] [--json] [--config FILE]
