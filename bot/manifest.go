@@ -123,7 +123,7 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 // slash.
 func publicBase(raw string) (string, error) {
 	if raw == "" {
-		return "", fmt.Errorf("manifest: the public URL is empty: give the https URL Slack reaches killswitch serve at (public_url), or use Socket Mode")
+		return "", fmt.Errorf("manifest: the public URL is empty: give the https URL Slack reaches killswitch serve at (slack.public_url), or use Socket Mode")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/killswitch/killswitch/actions/awsapi"
 	"github.com/killswitch/killswitch/policies"
@@ -370,4 +371,23 @@ func (e cfnEvaluator) intrinsic(fn string, arg any) (any, bool, error) {
 		return "arn:aws:iam::" + e.account + ":role/" + name, true, nil
 	}
 	return nil, false, nil
+}
+
+// validateTemplates renders and checks both templates for params, printing
+// one line each, and returns their errors.
+func validateTemplates(out io.Writer, params policies.Params) []error {
+	var errs []error
+	for _, name := range []string{templateMembers, templateManagement} {
+		t, err := cfnTemplate(templateSpec{management: name == templateManagement, params: params})
+		if err == nil {
+			err = validateTemplate(name, t)
+		}
+		status := "ok"
+		if err != nil {
+			status = "INVALID"
+			errs = append(errs, err)
+		}
+		fmt.Fprintf(out, "template %s: %s\n", name, status)
+	}
+	return errs
 }

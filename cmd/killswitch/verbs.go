@@ -285,11 +285,12 @@ func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 			}
 			fmt.Fprintf(out, "%s: %s\n", d.Name, status)
 		}
+		errs = append(errs, validateTemplates(out, params)...)
 		if len(errs) > 0 {
 			for _, e := range errs {
 				fmt.Fprintf(out, "  %v\n", e)
 			}
-			return fmt.Errorf("%d document(s) failed validation", len(errs))
+			return fmt.Errorf("%d document(s) or template(s) failed validation", len(errs))
 		}
 		return nil
 	case sub == "validate" && len(pos) == 3:
