@@ -32,6 +32,8 @@ func (s *Service) pageRoutes(r *mux.Router) {
 	r.HandleFunc("/runbooks/style.css", handleStylesheet).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/runbooks/{action}", s.handleRunbook).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/drills/{id}", s.handleDrillPage).Methods(http.MethodGet, http.MethodHead)
+	// any other path: the same fixed 404, with the pages' headers
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { notFound(w, runbook.CSP, "page") })
 }
 
 // pageHeaders are the security headers of every page: no script at all,

@@ -98,8 +98,9 @@ func TestRunbookPages(t *testing.T) {
 			t.Errorf("%s: approvals: want %q", info.Name, want)
 		}
 	}
-	for _, path := range []string{"/runbooks/nope", "/runbooks/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/drills/drill-0000000000000000", "/drills/%3Cb%3Ex"} {
+	for _, path := range []string{"/runbooks/nope", "/runbooks/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/drills/drill-0000000000000000", "/drills/%3Cb%3Ex", "/runbooks/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/x/%3Cscript%3E"} {
 		resp, body := get(t, f.srv.URL+path)
+		checkPageHeaders(t, path, resp)
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
 		}
