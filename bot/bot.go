@@ -32,6 +32,7 @@ import (
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/bot/approval"
 	"github.com/killswitch/killswitch/bot/audit"
+	"github.com/killswitch/killswitch/bot/runbook"
 	"github.com/killswitch/killswitch/bot/store"
 )
 
@@ -63,6 +64,12 @@ type Config struct {
 	// or pattern are not checked (drills).
 	ExemptBaseline   bool
 	BaselineInterval time.Duration // how often a baseline is recorded while idle (default 1h)
+	// Runbooks is what the runbook pages say about this deployment
+	// (default: the documents' example parameters).
+	Runbooks *runbook.Deployment
+	// PublicURL is the https base URL people reach the service at; drill
+	// threads link their report under it (default: the path alone).
+	PublicURL string
 }
 
 // Engine is what the bot needs of *actions.Engine.
@@ -135,6 +142,8 @@ type Service struct {
 	members  map[string]bool
 	handlers http.Handler
 	drill    *drillMode // the drill running in this process
+
+	drillPages drillPages // HTML reports of drills run in Slack
 }
 
 // errParked is the cause of the run context's cancellation at shutdown.
@@ -254,7 +263,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 }
 
 // Handler returns the HTTP routes: POST /slack/commands, POST
-// /slack/interactions, GET /healthz, GET /readyz and GET /metrics.
+// /slack/interactions, GET /healthz, GET /readyz, GET /metrics, and the
+// pages GET /runbooks, /runbooks/{action} and /drills/{id} (pages.go).
 func (s *Service) Handler() http.Handler { return s.handlers }
 
 func (s *Service) routes() http.Handler {
@@ -264,6 +274,7 @@ func (s *Service) routes() http.Handler {
 	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.handleReadyz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.pageRoutes(r)
 	return r
 }
 

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +31,11 @@ type DrillOutcome struct {
 	Contained bool
 	Timeline  []string // one line per event, with its simulated time
 	Scorecard []string // the scorecard, one line per figure
+	// HTML is the report as one self-contained page (served at
+	// /drills/{id} and linked in the thread), CSP its
+	// Content-Security-Policy; nil: no page.
+	HTML []byte
+	CSP  string
 }
 
 // drillLabel starts every drill-mode message.
@@ -136,6 +143,9 @@ func (s *Service) playDrill(ctx context.Context, o origin, scenario string) {
 		verdict = "NOT CONTAINED"
 	}
 	thread(fmt.Sprintf("%s scorecard: *%s*\n%s", drillLabel, verdict, strings.Join(out.Scorecard, "\n")))
+	if link := s.keepDrillPage(out); link != "" {
+		thread(drillLabel + " report with the timeline, for the room: " + link)
+	}
 	_ = s.auditDrill(approval.SystemActor, "drill_end", map[string]any{"scenario": scenario, "contained": out.Contained})
 }
 
@@ -150,4 +160,20 @@ func chunks(lines []string, n int) [][]string {
 		out = append(out, lines)
 	}
 	return out
+}
+
+// keepDrillPage keeps a drill's HTML report and returns its link ("" when
+// the runner gave none).
+func (s *Service) keepDrillPage(out *DrillOutcome) string {
+	if len(out.HTML) == 0 {
+		return ""
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		s.log.WithError(err).Warn("drill report id")
+		return ""
+	}
+	id := "drill-" + hex.EncodeToString(b[:])
+	s.drillPages.put(id, drillPage{html: out.HTML, csp: out.CSP})
+	return strings.TrimSuffix(s.cfg.PublicURL, "/") + "/drills/" + id
 }

@@ -3,7 +3,9 @@
 #
 # Needs: Go, python3 with moto[server] (installed here with pip if missing),
 # PostgreSQL answering on 127.0.0.1:5432 (started here with pg_ctlcluster if
-# it is installed but down, and stopped again on exit).
+# it is installed but down, and stopped again on exit), headless Chromium
+# (Debian's chromium, installed here with apt-get if missing). Screenshots of
+# the browser test go to $KILLSWITCH_ARTIFACTS/browser (default test/artifacts).
 # The Go tests start and stop the moto AWS emulator themselves (test/moto).
 # Extra arguments go to `go test`; with none, every package is tested.
 set -euo pipefail
@@ -50,6 +52,15 @@ if ! pg_up; then
 		sleep 1
 	done
 	pg_up || die "PostgreSQL still does not answer on 127.0.0.1:5432 after 30s"
+fi
+
+# --- headless Chromium (test/e2e's browser test) ----------------------------
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+	log "Chromium is missing; installing Debian's chromium package"
+	sudo=""
+	[[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+	{ $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null ||
+		die "could not install Chromium; run: apt-get install -y chromium"
 fi
 
 # --- Go ----------------------------------------------------------------------

@@ -431,11 +431,11 @@ func (sr SlackRunner) Run(ctx context.Context, scenario string) (*bot.DrillOutco
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Run(ctx, s, 0, sr.Config)
+	rep, page, err := RunPage(ctx, s, 0, sr.Config)
 	if err != nil {
 		return nil, err
 	}
-	out := &bot.DrillOutcome{Contained: rep.Contained, Scorecard: rep.ScorecardLines()}
+	out := &bot.DrillOutcome{Contained: rep.Contained, Scorecard: rep.ScorecardLines(), HTML: page, CSP: HTMLCSP}
 	for _, e := range rep.Timeline {
 		out.Timeline = append(out.Timeline, fmt.Sprintf("t+%7.1fs %-9s %s", e.T, e.Actor, e.Event))
 	}

@@ -47,6 +47,9 @@ type SlackConfig struct {
 	Channel    string `yaml:"channel"`
 	APIURL     string `yaml:"api_url"`
 	SocketMode bool   `yaml:"socket_mode"`
+	// PublicURL is the https base URL Slack and people reach serve at:
+	// the app manifest's request URLs, the drill report links.
+	PublicURL string `yaml:"public_url"`
 }
 
 // ApprovalConfig is the approval: section.
@@ -289,6 +292,9 @@ func (c *Config) validate() error {
 	bad := func(format string, a ...any) { probs = append(probs, fmt.Sprintf(format, a...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen %q: want host:port, e.g. 127.0.0.1:8080", c.Listen)
+	}
+	if err := validPublicURL(c.Slack.PublicURL); err != nil {
+		bad("%v", err)
 	}
 	if c.Slack.TeamID != "" && !reTeam.MatchString(c.Slack.TeamID) {
 		bad("slack.team_id %q: a Slack team id looks like T0123ABCD", c.Slack.TeamID)

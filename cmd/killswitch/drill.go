@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/killswitch/killswitch/bot/drill"
@@ -19,6 +21,7 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	scenario := fs.String("scenario", "codespaces", "a built-in scenario ("+strings.Join(drill.Scenarios(), ", ")+") or a scenario YAML file")
 	seed := fs.Int64("seed", 0, "the seed for random playbooks (default: the scenario's)")
 	asJSON := fs.Bool("json", false, "print the drill report as JSON")
+	htmlOut := fs.String("html", "", "also write the report for people to this file: one self-contained page with the swimlane timeline, the resources over time, the scorecard, and the same intrusion met the 2014 way beside it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -38,7 +41,15 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := drill.Run(ctx, s, *seed, drillConfig(cfg))
+	var r *drill.Report
+	if *htmlOut != "" {
+		var page []byte
+		if r, page, err = drill.RunPage(ctx, s, *seed, drillConfig(cfg)); err == nil {
+			err = writeFileAtomic(*htmlOut, page)
+		}
+	} else {
+		r, err = drill.Run(ctx, s, *seed, drillConfig(cfg))
+	}
 	if errors.As(err, &fe) {
 		return &configError{err}
 	}
@@ -81,4 +92,29 @@ func printDrill(out io.Writer, s *drill.Scenario, r *drill.Report) {
 	for _, l := range r.Lost {
 		fmt.Fprintf(out, "  lost at t+%.1fs: %s in %s, by %s with %s\n", l.T, l.Resource, l.Account, l.Technique, l.Credential)
 	}
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder, so a reader never sees half a page.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".killswitch-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

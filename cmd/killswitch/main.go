@@ -40,7 +40,11 @@ usage: killswitch VERB [flags]
   policy list | show NAME | validate [NAME FILE] [--config FILE]
                                                     the AWS policy documents
   serve [--config FILE]                             the Slack service
-  drill [--scenario NAME|FILE] [--seed N] [--json]  a tabletop exercise on the simulated organization
+  runbooks --out DIR [--config FILE]                write the runbook pages as static files
+  deploy-templates --out DIR [--config FILE] [--public-url URL] [--bot-principal ARN]
+                                                    write the Slack app manifests and the CloudFormation templates
+  drill [--scenario NAME|FILE] [--seed N] [--json] [--html FILE]
+                                                    a tabletop exercise on the simulated organization
   audit verify [--checkpoint FILE | --head [SEQ:]HASH] [--config FILE]
                                                     verify the audit log's hash chain
   audit show [--request ID] [--json] [--config FILE]
@@ -69,10 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"policy": func(ctx context.Context, args []string, out io.Writer) error {
 			return cmdPolicy(ctx, args, out, stderr)
 		},
-		"drill":   cmdDrill,
-		"serve":   cmdServe,
-		"audit":   cmdAudit,
-		"version": cmdVersion,
+		"drill":            cmdDrill,
+		"runbooks":         cmdRunbooks,
+		"deploy-templates": cmdDeployTemplates,
+		"serve":            cmdServe,
+		"audit":            cmdAudit,
+		"version":          cmdVersion,
 	}
 	verb := args[0]
 	switch verb {

@@ -263,15 +263,11 @@ func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 		if _, ok := policies.Lookup(pos[1]); !ok {
 			return usagef("no policy document %q; see: killswitch policy list", pos[1])
 		}
-		doc, err := policies.Render(pos[1], params)
+		doc, err := policies.Show(pos[1], params)
 		if err != nil {
 			return err
 		}
-		var pretty any
-		if err := json.Unmarshal([]byte(doc), &pretty); err != nil {
-			return err
-		}
-		if err := writeJSON(out, pretty); err != nil {
+		if _, err := io.WriteString(out, doc); err != nil {
 			return err
 		}
 		for _, n := range policyNotes(pos[1], cfg, *cfgPath, params) {
@@ -290,11 +286,12 @@ func cmdPolicy(_ context.Context, args []string, out, errOut io.Writer) error {
 			}
 			fmt.Fprintf(out, "%s: %s\n", d.Name, status)
 		}
+		errs = append(errs, validateTemplates(out, params)...)
 		if len(errs) > 0 {
 			for _, e := range errs {
 				fmt.Fprintf(out, "  %v\n", e)
 			}
-			return fmt.Errorf("%d document(s) failed validation", len(errs))
+			return fmt.Errorf("%d document(s) or template(s) failed validation", len(errs))
 		}
 		return nil
 	case sub == "validate" && len(pos) == 3:
