@@ -563,12 +563,16 @@ func withoutReplacements(before, after sim.AccountState) (sim.AccountState, sim.
 // process died right after the AWS call.
 type crashRecorder struct {
 	recorder
+	mu      sync.Mutex
 	crashed bool
 }
 
 func (c *crashRecorder) Record(ctx context.Context, s actions.Step) error {
-	if s.Op == "deactivate-access-key" && s.Status == actions.StepDone && !c.crashed {
-		c.crashed = true
+	c.mu.Lock()
+	crash := s.Op == "deactivate-access-key" && s.Status == actions.StepDone && !c.crashed
+	c.crashed = c.crashed || crash
+	c.mu.Unlock()
+	if crash {
 		return fmt.Errorf("the process died")
 	}
 	return c.recorder.Record(ctx, s)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -35,8 +36,13 @@ type Config struct {
 	// BotRoleName is the responder role assumed in every account; it is
 	// always exempt.
 	BotRoleName string
-	// Concurrency bounds how many accounts are worked on at once (default 8).
+	// Concurrency bounds how many accounts are worked on at once (default:
+	// every account in scope; each costs well under 1 MiB, see README).
 	Concurrency int
+	// PerAccount bounds how many principals are worked on at once inside
+	// one account (default 8); the pacer (pace.go) keeps the calls within
+	// the account's rate whatever this is.
+	PerAccount int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCall, if set, is called after every AWS call (audit log, metrics).
@@ -79,6 +85,10 @@ type Engine struct {
 	virtualPace bool  // Config.Sleep was given: pace on Config.Now
 }
 
+// DefaultPerAccount is how many principals are worked on at once inside
+// one account by default.
+const DefaultPerAccount = 8
+
 // DefaultBotRoleName is the responder role's default name.
 const DefaultBotRoleName = "KillSwitchResponder"
 
@@ -90,8 +100,8 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	if cfg.BotRoleName == "" {
 		cfg.BotRoleName = DefaultBotRoleName
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 8
+	if cfg.PerAccount <= 0 {
+		cfg.PerAccount = DefaultPerAccount
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -313,7 +323,11 @@ func (goroutines) ForEach(ctx context.Context, n, limit int, f func(ctx context.
 
 // forEach runs f on every account with bounded parallelism, keeping order.
 func (e *Engine) forEach(ctx context.Context, n int, f func(ctx context.Context, i int)) {
-	e.cfg.Runner.ForEach(ctx, n, e.cfg.Concurrency, f)
+	limit := e.cfg.Concurrency
+	if limit <= 0 {
+		limit = n
+	}
+	e.cfg.Runner.ForEach(ctx, n, limit, f)
 }
 
 // openAll opens every account in scope in parallel.
@@ -519,63 +533,86 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 			res.Accounts[i].Error = errorText(errs[i])
 		}
 	}
+	phases := e.phasesFor(info)
 	var guard *orgWork // the organization's guardrail work, kept for later phases' re-checks
-	for _, phase := range e.phasesFor(info) {
-		var org *orgWork
-		popt := opt
-		if phase == DenyDelete {
-			e.tagExempt(ctx, accts, opt)
-			org, err = e.orgWork(ctx, accts, opt)
-			if err == nil && org != nil {
-				err = e.runOrg(ctx, org, rec, res, accts)
-			}
-			guard = org
-			if err != nil {
-				for i := range accts {
-					if accts[i] != nil && accts[i].kind == KindMember {
-						res.Accounts[i].Error = joinErr(res.Accounts[i].Error, fmt.Sprintf("deny-delete: %s", errorText(err)))
-					}
-				}
-				org = nil
-			}
-		}
+	if phases[0] == DenyDelete {
+		guard = e.applyGuardrail(ctx, accts, opt, rec, res)
+		phases = phases[1:]
+	}
+	if ctx.Err() == nil && len(phases) > 0 {
+		// Past the guardrail nothing is shared between accounts: each runs
+		// its remaining phases as soon as it is ready, so a slow account
+		// holds up only itself.
 		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
-			a := accts[i]
-			if a == nil {
+			if accts[i] == nil {
 				return
 			}
-			ar := &res.Accounts[i]
-			if phase != DenyDelete && a.iamGuardrail && slices.Contains(info.phases(), DenyDelete) {
-				e.recheckGuardrail(ctx, a, opt, guard, rec, ar)
-			}
-			if phase == DisableUsers && len(info.Playbook) > 0 {
-				e.quarantine(ctx, a, popt, rec, ar)
-			}
-			w, err := e.build(ctx, a, phase, e.phaseOptions(info, phase, popt, ar), org)
-			if err != nil {
-				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
-				return
-			}
-			ar.Warnings = append(ar.Warnings, w.warnings...)
-			ar.Findings = append(ar.Findings, w.findings...)
-			ar.Failures = append(ar.Failures, w.failuresOf(phase)...)
-			if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
-				ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
+			for _, phase := range phases {
+				if ctx.Err() != nil {
+					return
+				}
+				e.applyPhase(ctx, info, phase, accts[i], opt, guard, rec, &res.Accounts[i])
 			}
 		})
-		if phase == DenyDelete && e.has(DefenseConfirm) {
-			e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
-				if accts[i] != nil {
-					e.confirmGuardrail(ctx, accts[i], &res.Accounts[i])
-				}
-			})
-		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	finish(res)
 	return res, ctx.Err()
+}
+
+// applyGuardrail runs deny-delete everywhere (the Organization's policies
+// first, from the management account, then each account's part) and
+// confirms it in effect in each account right after its own part; it
+// returns when every account is confirmed (or timed out): the one barrier
+// of a playbook, because the first cut anywhere tips the intruder off.
+func (e *Engine) applyGuardrail(ctx context.Context, accts []*acct, opt Options, rec Recorder, res *Result) *orgWork {
+	e.tagExempt(ctx, accts, opt)
+	org, err := e.orgWork(ctx, accts, opt)
+	if err == nil && org != nil {
+		err = e.runOrg(ctx, org, rec, res, accts)
+	}
+	guard := org
+	if err != nil {
+		for i := range accts {
+			if accts[i] != nil && accts[i].kind == KindMember {
+				res.Accounts[i].Error = joinErr(res.Accounts[i].Error, fmt.Sprintf("deny-delete: %s", errorText(err)))
+			}
+		}
+		org = nil
+	}
+	info, _ := Lookup(DenyDelete)
+	e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
+		a := accts[i]
+		if a == nil {
+			return
+		}
+		e.applyPhase(ctx, info, DenyDelete, a, opt, org, rec, &res.Accounts[i])
+		if e.has(DefenseConfirm) && ctx.Err() == nil {
+			e.confirmGuardrail(ctx, a, &res.Accounts[i])
+		}
+	})
+	return guard
+}
+
+// applyPhase runs one phase of info in one account: for a playbook's later
+// phases the guardrail re-check and the quarantine come first.
+func (e *Engine) applyPhase(ctx context.Context, info Info, phase string, a *acct, opt Options, org *orgWork, rec Recorder, ar *AccountResult) {
+	if phase != DenyDelete && a.iamGuardrail && slices.Contains(info.phases(), DenyDelete) {
+		e.recheckGuardrail(ctx, a, opt, org, rec, ar)
+	}
+	if phase == DisableUsers && len(info.Playbook) > 0 {
+		e.quarantine(ctx, a, opt, rec, ar)
+	}
+	w, err := e.build(ctx, a, phase, e.phaseOptions(info, phase, opt, ar), org)
+	if err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
+		return
+	}
+	ar.Warnings = append(ar.Warnings, w.warnings...)
+	ar.Findings = append(ar.Findings, w.findings...)
+	ar.Failures = append(ar.Failures, w.failuresOf(phase)...)
+	if err := e.runOps(ctx, opt.RequestID, w.ops, rec, ar); err != nil {
+		ar.Error = joinErr(ar.Error, fmt.Sprintf("%s: %s", phase, errorText(err)))
+	}
 }
 
 // phaseOptions are the options of one phase in one account. In a playbook
@@ -634,39 +671,99 @@ func joinErr(a, b string) string {
 	return a + "; " + b
 }
 
-// runOps runs the ops in order, recording each step. It stops only when the
-// context ends or a step cannot be recorded.
+// runOps runs the ops, recording each step. Ops of one principal run in
+// order; different principals' ops run in parallel (Config.PerAccount at a
+// time), and an op that is not about a principal (creating the policy
+// the next ops attach, say) runs alone, after everything before it. It
+// stops only when the context ends or a step cannot be recorded. Steps are
+// kept in the ops' order.
 func (e *Engine) runOps(ctx context.Context, reqID string, ops []op, rec Recorder, ar *AccountResult) error {
-	for _, o := range ops {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s := o.step
-		s.Request = reqID
-		if rec != nil {
-			s.Status, s.At = StepStarted, e.now()
-			if rerr := rec.Record(ctx, s); rerr != nil {
-				return fmt.Errorf("record step %s: %w", s.Key, rerr)
+	for len(ops) > 0 {
+		n := 1
+		if isPrincipal(ops[0].step.Principal) {
+			for n < len(ops) && isPrincipal(ops[n].step.Principal) {
+				n++
 			}
 		}
-		err := o.run(ctx, &s)
-		s.At = e.now()
-		switch {
-		case err != nil && ctx.Err() != nil:
-			s.Status, s.Error = StepInterrupted, errorText(err)
-		case err != nil:
-			s.Status, s.Error = StepFailed, errorText(err)
-		default:
-			s.Status = StepDone
+		if err := e.runBatch(ctx, reqID, ops[:n], rec, ar); err != nil {
+			return err
 		}
-		ar.Steps = append(ar.Steps, s)
-		if rec != nil {
-			if rerr := rec.Record(context.WithoutCancel(ctx), s); rerr != nil {
-				return fmt.Errorf("record step %s: %w", s.Key, rerr)
+		ops = ops[n:]
+	}
+	return nil
+}
+
+func isPrincipal(p string) bool { return strings.HasPrefix(p, "arn:") }
+
+// runBatch runs ops of several principals, each principal's in order.
+func (e *Engine) runBatch(ctx context.Context, reqID string, ops []op, rec Recorder, ar *AccountResult) error {
+	var groups [][]int // op indexes by principal, in order of first appearance
+	at := map[string]int{}
+	for i, o := range ops {
+		g, ok := at[o.step.Principal]
+		if !ok {
+			g = len(groups)
+			at[o.step.Principal] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	steps := make([]*Step, len(ops))
+	errs := make([]error, len(groups))
+	var stop atomic.Bool // a step could not be recorded: nothing more starts
+	run := func(ctx context.Context, g int) {
+		for _, i := range groups[g] {
+			if stop.Load() {
+				return
+			}
+			if steps[i], errs[g] = e.runOp(ctx, reqID, ops[i], rec); errs[g] != nil {
+				stop.Store(true)
+				return
 			}
 		}
 	}
-	return nil
+	if len(groups) == 1 {
+		run(ctx, 0)
+	} else {
+		e.cfg.Runner.ForEach(ctx, len(groups), e.cfg.PerAccount, run)
+	}
+	for _, s := range steps {
+		if s != nil {
+			ar.Steps = append(ar.Steps, *s)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runOp records, runs and records one op; a nil step means it did not run.
+func (e *Engine) runOp(ctx context.Context, reqID string, o op, rec Recorder) (*Step, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := o.step
+	s.Request = reqID
+	if rec != nil {
+		s.Status, s.At = StepStarted, e.now()
+		if rerr := rec.Record(ctx, s); rerr != nil {
+			return nil, fmt.Errorf("record step %s: %w", s.Key, rerr)
+		}
+	}
+	err := o.run(ctx, &s)
+	s.At = e.now()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		s.Status, s.Error = StepInterrupted, errorText(err)
+	case err != nil:
+		s.Status, s.Error = StepFailed, errorText(err)
+	default:
+		s.Status = StepDone
+	}
+	if rec != nil {
+		if rerr := rec.Record(context.WithoutCancel(ctx), s); rerr != nil {
+			return &s, fmt.Errorf("record step %s: %w", s.Key, rerr)
+		}
+	}
+	return &s, nil
 }
 
 // finish sets account and overall statuses.

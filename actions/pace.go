@@ -22,12 +22,12 @@ import (
 // A service with a configured rate (Config.Rates) starts at it. A service
 // without one starts unpaced; its first throttling error paces it at
 // DefaultRates (or the configured rate). Every throttling error halves the
-// rate (down to a tenth of its ceiling, at least MinRate) and the call is retried after a back-off, up to
-// Config.ThrottleRetries times (not when the SDK's retryer already gave up on it); every call that succeeds gives back a
-// twentieth of the ceiling, up to the ceiling (additive increase,
-// multiplicative decrease). With the real factory the SDK's retryer retries
-// a throttled call first; the engine's retries come on top, after the SDK
-// gave up, and at the slower pace.
+// rate (down to MinRate) and the call is retried after a back-off, up to
+// Config.ThrottleRetries times (not when the SDK's retryer already gave up
+// on it); every call that succeeds speeds it up by 5%, up to the ceiling.
+// With the real factory the SDK's retryer retries a throttled call first;
+// the engine's retries come on top, after the SDK gave up, and at the
+// slower pace.
 
 // DefaultRates are the per-account rates (calls/s) the pacer falls back to
 // once a service throttles. They match sim.DefaultRateLimits, which gives
@@ -45,7 +45,7 @@ const (
 	// MinRate is the slowest the pacer goes (calls/s).
 	MinRate = 1.0
 	// DefaultThrottleRetries is how often a throttled call is retried.
-	DefaultThrottleRetries = 4
+	DefaultThrottleRetries = 8
 	// throttleBackoff is the first back-off; it doubles per retry.
 	throttleBackoff = 100 * time.Millisecond
 )
@@ -128,7 +128,7 @@ func (a *adaptive) throttled(e *Engine, service string) {
 		a.lim = rate.NewLimiter(rate.Limit(r), 1)
 		return
 	}
-	a.current = max(MinRate, a.ceiling/10, a.current/2)
+	a.current = max(MinRate, a.current/2)
 	a.lim.SetLimitAt(now, rate.Limit(a.current))
 	a.lim.SetBurstAt(now, 1)
 }
@@ -141,10 +141,16 @@ func (a *adaptive) succeeded(e *Engine) {
 		return
 	}
 	now := e.paceNow()
-	a.current = min(a.ceiling, a.current+a.ceiling/20)
+	a.current = min(a.ceiling, a.current*recovery)
 	a.lim.SetLimitAt(now, rate.Limit(a.current))
 	a.lim.SetBurstAt(now, burstFor(a.current))
 }
+
+// recovery is how much faster each success makes a throttled limiter: about
+// 5% a call, so a rate halved by a throttle is back in some 14 calls, and
+// several parallel workers probe the account's real rate gently instead
+// of overshooting it together.
+const recovery = 1.05
 
 // throttleRetryCap bounds a back-off.
 const throttleRetryCap = 5 * time.Second

@@ -60,11 +60,11 @@ func TestCallsPerLockdownWithinBound(t *testing.T) {
 // TestThrottledAccountSlowsOnlyItself: on a drill's virtual clock with the
 // simulation's rate limits, one account whose IAM bucket is a tenth of the
 // others' is still contained; only it is throttled more, the others make
-// the calls an unthrottled run makes, and their guardrail phase ends when
-// it ends without the throttled account. (Their later phases still wait at
-// Apply's phase barrier for the slow account: issue 11 part 2.)
+// the calls an unthrottled run makes, and their guardrail phase and their
+// whole lockdown end when they end without the throttled account (past
+// the guardrail's barrier no account waits for another).
 func TestThrottledAccountSlowsOnlyItself(t *testing.T) {
-	run := func(slow string) (map[string]time.Duration, map[string]map[string]int, map[string]map[string]int) {
+	run := func(slow string) (map[string]time.Duration, map[string]time.Duration, map[string]map[string]int, map[string]map[string]int) {
 		t.Helper()
 		org := bigOrg(t, 4, 40)
 		limits := sim.DefaultRateLimits()
@@ -85,7 +85,7 @@ func TestThrottledAccountSlowsOnlyItself(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := map[string]time.Duration{}
+		done, last := map[string]time.Duration{}, map[string]time.Duration{}
 		clock.Run(context.Background(), func(ctx context.Context) {
 			res, err := e.Apply(ctx, actions.Lockdown, org.Accounts(), actions.Options{RequestID: "ks-slow", RevokeBefore: t0}, nil)
 			if err != nil || res.Status != actions.StatusSucceeded {
@@ -94,18 +94,20 @@ func TestThrottledAccountSlowsOnlyItself(t *testing.T) {
 			}
 			for _, ar := range res.Accounts {
 				for _, s := range ar.Steps {
-					if d := s.At.Sub(t0); s.Action == actions.DenyDelete && d > done[ar.Account] {
+					d := s.At.Sub(t0)
+					if s.Action == actions.DenyDelete && d > done[ar.Account] {
 						done[ar.Account] = d
 					}
+					last[ar.Account] = max(last[ar.Account], d)
 				}
 			}
 		})
-		return done, org.AccountCalls(), org.Throttled()
+		return done, last, org.AccountCalls(), org.Throttled()
 	}
-	base, baseCalls, baseThrottled := run("")
+	base, baseLast, baseCalls, baseThrottled := run("")
 	slow := bigOrg(t, 4, 40).Accounts()[2]
-	got, calls, throttled := run(slow)
-	t.Logf("guardrail phase's last change per account, unthrottled %v, account %s throttled %v; throttled calls %v; calls %v", base, slow, got, throttled, calls)
+	got, gotLast, calls, throttled := run(slow)
+	t.Logf("guardrail phase's last change per account, unthrottled %v, account %s throttled %v; last change %v, throttled %v; throttled calls %v; calls %v", base, slow, got, baseLast, gotLast, throttled, calls)
 	if throttled[slow]["IAM"] == 0 {
 		t.Fatalf("account %s was never throttled", slow)
 	}
@@ -124,6 +126,9 @@ func TestThrottledAccountSlowsOnlyItself(t *testing.T) {
 		}
 		if d != base[a] {
 			t.Errorf("account %s's guardrail phase ended at %s with %s throttled, %s without", a, d, slow, base[a])
+		}
+		if gotLast[a] != baseLast[a] {
+			t.Errorf("account %s's lockdown ended at %s with %s throttled, %s without", a, gotLast[a], slow, baseLast[a])
 		}
 	}
 }

@@ -45,7 +45,7 @@ type Config struct {
 	BreakGlassPatterns []string
 	BreakGlassTag      string
 	BotRoleName        string
-	Concurrency        int // accounts at once, as in production (default 8)
+	Concurrency        int // accounts at once, as in production (default: all)
 }
 
 // Start is when every drill's intrusion begins (simulated time).
@@ -92,9 +92,6 @@ func Run(ctx context.Context, s *Scenario, seed int64, cfg Config) (*Report, err
 	}
 	if cfg.BotRoleName == "" {
 		cfg.BotRoleName = actions.DefaultBotRoleName
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 8
 	}
 	org, err := s.loadOrg()
 	if err != nil {

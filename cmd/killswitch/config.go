@@ -84,6 +84,8 @@ type AWSConfig struct {
 	Accounts          []string `yaml:"accounts"`
 	Organization      bool     `yaml:"organization"`
 	Concurrency       int      `yaml:"concurrency"`
+	// PerAccount: principals worked on at once inside one account.
+	PerAccount int `yaml:"per_account"`
 	// ConfirmTimeout bounds the wait for the guardrail to be shown in
 	// effect (the canary's dry run refused) before access is cut.
 	ConfirmTimeout time.Duration `yaml:"confirm_timeout"`
@@ -374,8 +376,11 @@ func (c *Config) validate() error {
 			bad("aws.accounts: %q: an account id is 12 digits", a)
 		}
 	}
-	if c.AWS.Concurrency < 0 || c.AWS.Concurrency > 64 {
-		bad("aws.concurrency %d: between 1 and 64", c.AWS.Concurrency)
+	if c.AWS.Concurrency < 0 || c.AWS.Concurrency > 1000 {
+		bad("aws.concurrency %d: between 1 and 1000 (default: every account in scope at once)", c.AWS.Concurrency)
+	}
+	if c.AWS.PerAccount < 0 || c.AWS.PerAccount > 64 {
+		bad("aws.per_account %d: between 1 and 64 (default %d)", c.AWS.PerAccount, actions.DefaultPerAccount)
 	}
 	if c.AWS.ConfirmTimeout < 0 || c.AWS.ConfirmTimeout > 15*time.Minute {
 		bad("aws.confirm_timeout %s: between 1s and 15m (default %s)", c.AWS.ConfirmTimeout, actions.DefaultConfirmTimeout)

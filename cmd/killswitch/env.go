@@ -79,6 +79,7 @@ func newEnv(ctx context.Context, cfg *Config, simOverride string, onCall func(ac
 		BreakGlassTag:      cfg.BreakGlass.Tag,
 		BotRoleName:        cfg.AWS.RoleName,
 		Concurrency:        cfg.AWS.Concurrency,
+		PerAccount:         cfg.AWS.PerAccount,
 		ConfirmTimeout:     cfg.AWS.ConfirmTimeout,
 		OnCall:             onCall,
 		BaselineMinAge:     cfg.BreakGlass.BaselineAge,
