@@ -410,6 +410,9 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 			ap.Failures = append(ap.Failures, works[i].failuresOf(phase)...)
 		}
 	}
+	if info.Name == Lockdown {
+		e.planRoot(ctx, accts, plan) // the root user, which lockdown does not touch (root.go)
+	}
 	for i := range plan.Accounts {
 		ap := &plan.Accounts[i]
 		ap.Targets = mergeTargets(ap.Targets)

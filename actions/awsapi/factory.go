@@ -213,6 +213,7 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 		STS:            responderSTS,
 		SecretsManager: secretsmanager.NewFromConfig(c),
 		Canary:         ec2.NewFromConfig(canary),
+		Root:           &rootSessions{f: f, sts: responderSTS},
 	}
 }
 

@@ -22,6 +22,21 @@ type spec struct {
 	SCPEnabled   bool          `yaml:"scp_enabled"`
 	Accounts     []specAccount `yaml:"accounts"`
 	Faults       []specFault   `yaml:"faults"`
+	// RootAccess: centralised root access (root.go).
+	RootAccess *specRootAccess `yaml:"root_access"`
+}
+
+type specRootAccess struct {
+	CredentialsManagement bool `yaml:"credentials_management"`
+	RootSessions          bool `yaml:"root_sessions"`
+}
+
+// specRoot is an account's root user; absent: a password and one MFA device.
+type specRoot struct {
+	Password            bool      `yaml:"password"`
+	AccessKeys          []specKey `yaml:"access_keys"`
+	MFA                 int       `yaml:"mfa"`
+	SigningCertificates int       `yaml:"signing_certificates"`
 }
 
 type specAccount struct {
@@ -35,6 +50,7 @@ type specAccount struct {
 	Roles      []specRole          `yaml:"roles"`
 	Generate   *specGenerate       `yaml:"generate"`
 	Resources  map[string][]string `yaml:"resources"`
+	Root       *specRoot           `yaml:"root"`
 }
 
 type specUser struct {
@@ -230,6 +246,9 @@ func build(s *spec) (*Org, error) {
 	}
 	if s.SCPEnabled {
 		o.enableSCPLocked()
+	}
+	if err := o.buildRootsLocked(s); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -77,6 +77,7 @@ type Org struct {
 	effect map[any]time.Time // policy changes still propagating, until when
 
 	firstChange time.Time // the bot's first successful change
+	rootAccess  rootFeatures // centralised root access (root.go)
 
 	seed       string
 	seq        uint64
@@ -111,6 +112,7 @@ type account struct {
 	resources map[string]map[string]struct{}
 	lost      map[string]map[string]string // kind -> id -> how it was lost (see ResourceStates)
 	left      bool                         // left the Organization (LeaveOrganization): standalone now
+	root      *rootUser                    // the root user's credentials (root.go); nil: the default
 }
 
 func newOrg(seedID string) *Org {
