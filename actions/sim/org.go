@@ -76,7 +76,7 @@ type Org struct {
 	sched  Schedule          // the drill's virtual clock, latencies, propagation
 	effect map[any]time.Time // policy changes still propagating, until when
 
-	firstChange time.Time // the bot's first successful change
+	firstChange time.Time    // the bot's first successful change
 	rootAccess  rootFeatures // centralised root access (root.go)
 
 	seed       string

@@ -40,9 +40,9 @@ func rootCredentials(ctx context.Context, at Attempt) (Effect, error) {
 	if !ok {
 		return eff, nothing("root-credentials", r.Cred.Account, "root password or active root access key to steal")
 	}
-	eff.says("signs in as the root user of %s with %s", r.Cred.Account, how)
 	sub := r.Attempt
 	sub.Cred = cred
+	sub.shared = &r.calls
 	var errs []error
 	for _, id := range rootMoves {
 		e, err := catalogueBy[id].Run(ctx, sub)
@@ -55,6 +55,9 @@ func rootCredentials(ctx context.Context, at Attempt) (Effect, error) {
 		case err != nil && !errors.Is(err, ErrNotFound):
 			errs = append(errs, err)
 		}
+	}
+	if len(eff.What) > 0 {
+		eff.What = append([]string{"signed in as the root user of " + r.Cred.Account + " with " + how}, eff.What...)
 	}
 	return eff, errors.Join(errs...)
 }
