@@ -245,3 +245,26 @@ func rootState(t *testing.T, org *sim.Org, id string) sim.RootState {
 	}
 	return st
 }
+
+// TestRemoveRootCredentialsAfterLockdown: the guardrail freezes IAM for a
+// member's root user, but not for the root session killswitch opens
+// (aws:AssumedRoot), so root credentials can still be removed after
+// lockdown; a stolen root password stays bound.
+func TestRemoveRootCredentialsAfterLockdown(t *testing.T) {
+	org := builtin(t, "org")
+	e := engine(t, org)
+	if res, _ := apply(t, e, actions.Lockdown, []string{orgMgmt, orgProd}, actions.Options{RequestID: "ks-lock"}); res.Status == actions.StatusFailed {
+		t.Fatalf("lockdown: %v", res.Problems())
+	}
+	stolen := sim.Credential{Account: orgProd, Principal: "arn:aws:iam::" + orgProd + ":root", Console: true}
+	if err := org.Authorize(stolen, "iam:DeleteAccessKey", "*"); err == nil {
+		t.Fatal("the guardrail does not bind prod's root user")
+	}
+	res, _ := apply(t, e, actions.RemoveRootCredentials, []string{orgProd}, actions.Options{RequestID: "ks-root"})
+	if res.Status != actions.StatusSucceeded || len(res.Steps()) != 2 {
+		t.Fatalf("remove-root-credentials after lockdown: %v %v", res.Status, res.Problems())
+	}
+	if st := rootState(t, org, orgProd); st.Password || len(st.AccessKeys) != 0 {
+		t.Errorf("prod's root after the removal: %+v", st)
+	}
+}
