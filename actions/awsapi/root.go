@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // The task policies of centralised root access that killswitch uses: a
@@ -24,6 +25,29 @@ const (
 	// RootSessionSeconds is the longest root session AWS issues (15 min).
 	RootSessionSeconds = 900
 )
+
+// RootSessionService is the service RecordOperations reports for a call
+// made in a root session: the task policy, not the bot's policy, decides it.
+const RootSessionService = "IAM root session"
+
+// RootTaskActions are the calls each task policy killswitch uses allows
+// (AWS managed policies IAMAuditRootUserCredentials and
+// IAMDeleteRootUserCredentials).
+var RootTaskActions = map[string][]string{
+	TaskAuditRootCredentials: {"iam:GetAccessKeyLastUsed", "iam:GetLoginProfile", "iam:GetUser", "iam:ListAccessKeys", "iam:ListMFADevices", "iam:ListSigningCertificates"},
+	TaskDeleteRootCredentials: {"iam:DeactivateMFADevice", "iam:DeleteAccessKey", "iam:DeleteLoginProfile", "iam:DeleteSigningCertificate", "iam:DeleteVirtualMFADevice",
+		"iam:GetAccessKeyLastUsed", "iam:GetLoginProfile", "iam:GetUser", "iam:ListAccessKeys", "iam:ListMFADevices", "iam:ListSigningCertificates"},
+}
+
+type rootSessionKey struct{}
+
+// tagRootSession marks a root session's calls (RecordOperations).
+func tagRootSession(s *middleware.Stack) error {
+	return s.Initialize.Add(middleware.InitializeMiddlewareFunc("killswitch.RootSession",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			return next.HandleInitialize(context.WithValue(ctx, rootSessionKey{}, true), in)
+		}), middleware.Before)
+}
 
 // RootIAM is what a root session calls. Without a UserName each operation
 // acts on the root user itself (AWS: "When you make this request with root
@@ -69,6 +93,7 @@ func (r *rootSessions) Root(ctx context.Context, target, taskPolicy string) (Roo
 		return nil, fmt.Errorf("assume root in %s: %q is not a root task policy", target, taskPolicy)
 	}
 	c := r.f.configFor(target)
+	c.APIOptions = append([]func(*middleware.Stack) error{tagRootSession}, c.APIOptions...)
 	c.Credentials = aws.NewCredentialsCache(&rootProvider{sts: r.sts, target: target, task: taskPolicy})
 	if _, err := c.Credentials.Retrieve(ctx); err != nil {
 		return nil, err
