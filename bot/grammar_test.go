@@ -43,7 +43,7 @@ func TestParseCommand(t *testing.T) {
 		{name: "plan accounts deduped", text: "plan lockdown --accounts 111122223333,111122223333",
 			want: Command{Verb: VerbPlan, Action: "lockdown", Accounts: []string{"111122223333"}}},
 		{name: "plan no action", text: "plan", err: "plan needs an action"},
-		{name: "plan unknown action", text: "plan nuke", err: `unknown action or command "nuke": actions are deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
+		{name: "plan unknown action", text: "plan nuke", err: `unknown action or command "nuke": actions are deny-delete, disable-users, find-backdoors, lockdown, remove-root-credentials, revoke-sessions, rotate-keys`},
 		{name: "plan with reason", text: "plan lockdown because", err: "plan takes no reason"},
 		{name: "plan with incident", text: "plan lockdown --incident INC-1", err: `unknown flag "--incident"`},
 
