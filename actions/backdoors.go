@@ -136,6 +136,7 @@ func (a *acct) buildFindBackdoors(ctx context.Context, opt Options) (*work, erro
 	if len(w.findings) == 0 && len(w.failures) == 0 {
 		w.warnings = append(w.warnings, "nothing created or changed since "+ts(since))
 	}
+	a.rootFindings(ctx, w)
 	return w, nil
 }
 

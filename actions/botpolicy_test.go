@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/killswitch/killswitch/actions/awsapi"
 	"github.com/killswitch/killswitch/actions/sim"
 	"github.com/killswitch/killswitch/policies"
 )
@@ -39,8 +40,12 @@ type botCall struct {
 // botCalls are the calls the engine makes, per operation, on the resources
 // it uses them on (and, for the SCP calls, with the tag it sets).
 var botCalls = map[string][]botCall{
-	"sts:AssumeRole":                      {{resource: "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName}},
-	"sts:GetCallerIdentity":               {{resource: "*"}},
+	"sts:AssumeRole":                {{resource: "arn:aws:iam::" + botAcct + ":role/" + policies.DefaultRoleName}},
+	"sts:GetCallerIdentity":         {{resource: "*"}},
+	"iam:GetAccountSummary":         {{resource: "*"}},
+	"iam:ListOrganizationsFeatures": {{resource: "*"}},
+	"sts:AssumeRoot": {{resource: "arn:aws:iam::222222222222:root", ctx: map[string]string{"sts:TaskPolicyArn": awsapi.TaskAuditRootCredentials}},
+		{resource: "arn:aws:iam::222222222222:root", ctx: map[string]string{"sts:TaskPolicyArn": awsapi.TaskDeleteRootCredentials}}},
 	"iam:ListUsers":                       {{resource: "*"}},
 	"iam:GetAccountAuthorizationDetails":  {{resource: "*"}},
 	"iam:ListRoles":                       {{resource: "*"}},
@@ -128,6 +133,9 @@ var botMustNot = []struct {
 	botCall
 }{
 	{"update a customer's own SCP", botCall{"organizations:UpdatePolicy", customSCP, nil}},
+	{"mint a root session that can set a root password", botCall{"sts:AssumeRoot", "arn:aws:iam::222222222222:root", map[string]string{"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"}}},
+	{"mint a root session that can unlock bucket policies", botCall{"sts:AssumeRoot", "arn:aws:iam::222222222222:root", map[string]string{"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"}}},
+	{"mint a root session with no task policy named", botCall{"sts:AssumeRoot", "arn:aws:iam::222222222222:root", nil}},
 	{"delete a customer's own SCP", botCall{"organizations:DeletePolicy", customSCP, nil}},
 	{"detach a customer's own SCP", botCall{"organizations:DetachPolicy", customSCP, nil}},
 	{"attach a customer's SCP (FullAWSAccess) elsewhere", botCall{"organizations:AttachPolicy", "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess", nil}},

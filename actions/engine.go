@@ -443,6 +443,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 	}
 	if action == Lockdown {
 		e.planReadiness(ctx, accts, plan)
+		e.planRoot(ctx, accts, plan) // the root user, which lockdown does not touch (root.go)
 	}
 	for i := range plan.Accounts {
 		ap := &plan.Accounts[i]

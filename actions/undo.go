@@ -128,6 +128,9 @@ type keptError struct{ msg string }
 func (k *keptError) Error() string { return k.msg }
 
 func irreversible(s Step) string {
+	if msg, ok := rootIrreversible(s); ok {
+		return msg
+	}
 	switch s.Op {
 	case opDeleteLoginProfile:
 		user := nameFromARN(s.Principal)

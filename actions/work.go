@@ -69,6 +69,8 @@ func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, 
 		return a.buildBackupReadiness(ctx)
 	case LockBackups:
 		return a.buildLockBackups(ctx)
+	case RemoveRootCredentials:
+		return a.buildRemoveRoot(ctx)
 	}
 	return nil, fmt.Errorf("action %q has no builder", phase)
 }

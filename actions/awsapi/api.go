@@ -57,6 +57,11 @@ type IAM interface {
 	DetachRolePolicy(ctx context.Context, params *iam.DetachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
 	AttachGroupPolicy(ctx context.Context, params *iam.AttachGroupPolicyInput, optFns ...func(*iam.Options)) (*iam.AttachGroupPolicyOutput, error)
 	DetachGroupPolicy(ctx context.Context, params *iam.DetachGroupPolicyInput, optFns ...func(*iam.Options)) (*iam.DetachGroupPolicyOutput, error)
+
+	// the root user's status (root.go): the account summary in any account,
+	// the Organization's centralised root access from the management account
+	GetAccountSummary(ctx context.Context, params *iam.GetAccountSummaryInput, optFns ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
+	ListOrganizationsFeatures(ctx context.Context, params *iam.ListOrganizationsFeaturesInput, optFns ...func(*iam.Options)) (*iam.ListOrganizationsFeaturesOutput, error)
 }
 
 // Organizations is every AWS Organizations operation the actions call. Only
@@ -81,6 +86,9 @@ type Organizations interface {
 // STS tells the bot who it is, so its own principal is always exempt.
 type STS interface {
 	GetCallerIdentity(ctx context.Context, params *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+	// AssumeRoot (management account only) mints a member account's root
+	// session limited to a task policy (root.go).
+	AssumeRoot(ctx context.Context, params *sts.AssumeRootInput, optFns ...func(*sts.Options)) (*sts.AssumeRootOutput, error)
 }
 
 // SecretsManager stores replacement access keys made by rotate-keys. The
@@ -115,6 +123,10 @@ type Clients struct {
 	// InRegion returns the clients of a region (backups.go), acting as the
 	// same principal; nil when the provider has none.
 	InRegion func(region string) *Regional
+	// Root opens root sessions of member accounts through this account's
+	// responder role (sts:AssumeRoot; only a management account's works);
+	// nil when not available. See root.go.
+	Root RootSessions
 }
 
 // Provider hands out clients per account: the real factory assumes the

@@ -218,6 +218,7 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 		Canary:         ec2.NewFromConfig(canary),
 		Region:         f.cfg.Region,
 		InRegion:       regionalClients(c),
+		Root:           &rootSessions{f: f, sts: responderSTS},
 	}
 }
 

@@ -84,7 +84,11 @@ func RecordOperations(rec func(service, operation string)) func(*middleware.Stac
 	return func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(id,
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				rec(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))
+				svc := awsmiddleware.GetServiceID(ctx)
+				if ctx.Value(rootSessionKey{}) != nil {
+					svc = RootSessionService // authorized by its task policy, not the bot's (root.go)
+				}
+				rec(svc, awsmiddleware.GetOperationName(ctx))
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}

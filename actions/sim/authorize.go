@@ -25,14 +25,20 @@ import (
 // Principal is a user ARN, a role ARN, an assumed-role ARN
 // (arn:aws:sts::ACCT:assumed-role/NAME/SESSION) or the account root
 // (arn:aws:iam::ACCT:root). A role needs SessionIssued (roles have no
-// long-term credentials). The root's credential is always valid; IAM
-// policies never apply to it, SCPs do (except in the management account).
+// long-term credentials). A root credential is valid while the root user
+// has that access key (Active) or, for Console (or no credential field), a
+// password; a root session (SessionIssued) stays valid. IAM policies never
+// apply to the root user, SCPs do (except in the management account).
 type Credential struct {
 	Account       string
 	Principal     string
 	AccessKeyID   string
 	Console       bool
 	SessionIssued time.Time
+	// RootTask is the task policy of a root session minted with
+	// sts:AssumeRoot (arn:aws:iam::aws:policy/root-task/...): the session
+	// can make only the calls that policy allows (root.go).
+	RootTask string
 }
 
 // Denied is the refusal Authorize and the attacker helpers return.
@@ -130,6 +136,12 @@ func (o *Org) principalOf(c Credential) (*account, principalRef, error) {
 }
 
 func (o *Org) authorizeLocked(c Credential, action, resource string) error {
+	return o.authorizeWithLocked(c, action, resource, nil)
+}
+
+// authorizeWithLocked is authorizeLocked with request context extra sets
+// (sts:TaskPolicyArn, say).
+func (o *Org) authorizeWithLocked(c Credential, action, resource string, extra func(r *reqCtx)) error {
 	a, ref, err := o.principalOf(c)
 	if err != nil {
 		return err
@@ -137,6 +149,9 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 	r := &reqCtx{action: strings.ToLower(action), resource: resource, account: a.id, orgID: o.orgID, issued: c.SessionIssued, now: o.now()}
 	if !o.isOrg || a.left {
 		r.orgID = "" // a standalone or outside account: no aws:PrincipalOrgID
+	}
+	if extra != nil {
+		extra(r)
 	}
 
 	var u *user
@@ -184,7 +199,13 @@ func (o *Org) authorizeLocked(c Credential, action, resource string) error {
 		}
 		r.principalARN, r.principalType, r.userID, r.tags = ro.arn(a.id), "AssumedRole", ro.id+":"+sess, ro.tags
 	case "root":
-		r.principalARN, r.principalType, r.userID = "arn:aws:iam::"+a.id+":root", "Account", a.id
+		if err := o.validRootLocked(a, c); err != nil {
+			return err
+		}
+		if c.RootTask != "" && !taskAllows(c.RootTask, r.action) {
+			return denied(c.RootTask, "the root session's task policy %s does not allow %s", policyName(c.RootTask), action)
+		}
+		r.principalARN, r.principalType, r.userID, r.assumedRoot = "arn:aws:iam::"+a.id+":root", "Account", a.id, c.RootTask != ""
 	}
 
 	scpApplies := o.isOrg && o.scpEnabled && a.id != o.mgmt && !a.left &&
@@ -281,6 +302,8 @@ func (o *Org) validCredentialLocked(c Credential) error {
 		if c.SessionIssued.IsZero() {
 			return denied("", "role %s has no long-term credentials: a role credential needs SessionIssued", ref.name)
 		}
+	case "root":
+		return o.validRootLocked(a, c)
 	}
 	return nil
 }

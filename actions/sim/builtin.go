@@ -35,7 +35,9 @@ func BuiltinNames() []string {
 //     members 222222222222 (Prod, 150 users), 333333333333 (NonProd),
 //     444444444444 (Security) and 555555555555 (NonProd/Sandbox); SCPs
 //     enabled; break-glass, service-linked and SSO roles and data in every
-//     account; several hundred principals.
+//     account; several hundred principals; centralised root access
+//     enabled, and prod's root user has a password, an access key and no
+//     MFA (every other root user: a password and MFA).
 //
 // Creation dates derive from BaseTime, so built-ins are deterministic.
 func Builtin(name string) (*Org, error) {
@@ -172,7 +174,7 @@ func orgSpec() *spec {
 		{"555555555555", "sandbox", "NonProd/Sandbox", 30, 10},
 	}
 	const mgmt = "111111111111"
-	s := &spec{Organization: true, SCPEnabled: true}
+	s := &spec{Organization: true, SCPEnabled: true, RootAccess: &specRootAccess{CredentialsManagement: true, RootSessions: true}}
 	for i, m := range members {
 		a := specAccount{
 			ID: m.id, Name: m.name, OU: m.ou, Management: m.id == mgmt,
@@ -211,6 +213,8 @@ func orgSpec() *spec {
 			a.Resources["db-snapshot"] = []string{"prod-db-final"}
 			a.Resources["table"] = []string{"prod-orders"}
 			a.Resources["log-group"] = []string{"/prod/app"}
+			// a root user with a password, an old access key and no MFA
+			a.Root = &specRoot{Password: true, AccessKeys: []specKey{{Active: on(), Created: days(-2000)}}}
 		}
 		s.Accounts = append(s.Accounts, a)
 	}

@@ -24,6 +24,21 @@ type spec struct {
 	Faults       []specFault   `yaml:"faults"`
 	// RateLimits throttle calls per account and service (throttle.go).
 	RateLimits map[string]RateLimit `yaml:"rate_limits"`
+	// RootAccess: centralised root access (root.go).
+	RootAccess *specRootAccess `yaml:"root_access"`
+}
+
+type specRootAccess struct {
+	CredentialsManagement bool `yaml:"credentials_management"`
+	RootSessions          bool `yaml:"root_sessions"`
+}
+
+// specRoot is an account's root user; absent: a password and one MFA device.
+type specRoot struct {
+	Password            bool      `yaml:"password"`
+	AccessKeys          []specKey `yaml:"access_keys"`
+	MFA                 int       `yaml:"mfa"`
+	SigningCertificates int       `yaml:"signing_certificates"`
 }
 
 type specAccount struct {
@@ -37,6 +52,7 @@ type specAccount struct {
 	Roles      []specRole          `yaml:"roles"`
 	Generate   *specGenerate       `yaml:"generate"`
 	Resources  map[string][]string `yaml:"resources"`
+	Root       *specRoot           `yaml:"root"`
 	// RecycleBinRules: Recycle Bin retention rules (backups.go).
 	RecycleBinRules []specRbinRule `yaml:"recycle_bin_rules"`
 }
@@ -248,6 +264,9 @@ func build(s *spec) (*Org, error) {
 	}
 	if s.SCPEnabled {
 		o.enableSCPLocked()
+	}
+	if err := o.buildRootsLocked(s); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -88,7 +88,8 @@ type Org struct {
 	sched  Schedule          // the drill's virtual clock, latencies, propagation
 	effect map[any]time.Time // policy changes still propagating, until when
 
-	firstChange time.Time // the bot's first successful change
+	firstChange time.Time    // the bot's first successful change
+	rootAccess  rootFeatures // centralised root access (root.go)
 
 	seed       string
 	seq        uint64
@@ -125,6 +126,7 @@ type account struct {
 	left           bool                         // left the Organization (LeaveOrganization): standalone now
 	backups        *backupState                 // regions, Recycle Bin, locks, vaults (backups.go)
 	bucketPolicies map[string]*bucketPolicy     // bucket name -> its bucket policy (outside.go)
+	root           *rootUser                    // the root user's credentials (root.go); nil: the default
 }
 
 func newOrg(seedID string) *Org {

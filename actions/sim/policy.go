@@ -306,6 +306,8 @@ type reqCtx struct {
 	issued        time.Time // zero: no aws:TokenIssueTime
 	now           time.Time
 	tags          map[string]string
+	assumedRoot   bool   // aws:AssumedRoot: a root session minted with sts:AssumeRoot
+	taskPolicy    string // sts:TaskPolicyArn of an sts:AssumeRoot request
 }
 
 // lookup returns a condition key's value; key is lower-case.
@@ -338,6 +340,10 @@ func (r *reqCtx) lookup(key string) (string, bool) {
 		return "true", true
 	case "aws:principalisawsservice", "aws:viaawsservice":
 		return "false", true
+	case "aws:assumedroot":
+		return "true", r.assumedRoot
+	case "sts:taskpolicyarn":
+		return r.taskPolicy, r.taskPolicy != ""
 	}
 	if tag, ok := strings.CutPrefix(key, "aws:principaltag/"); ok {
 		for k, v := range r.tags {

@@ -228,6 +228,7 @@ func (p *provider) Clients(ctx context.Context, acct string) (*awsapi.Clients, e
 		Canary:         &ec2Client{&conn{o: o, account: acct, role: awsapi.CanaryRoleName, session: session, issued: issued}},
 		Region:         Region,
 		InRegion:       regionalClients(c),
+		Root:           &rootSessions{c},
 	}, nil
 }
 
@@ -260,9 +261,15 @@ type conn struct {
 	role    string
 	session string
 	issued  time.Time
+	// rootTask: a root session of the account (sts:AssumeRoot) limited
+	// to this task policy, instead of a role session (root.go).
+	rootTask string
 }
 
 func (c *conn) principal() string {
+	if c.rootTask != "" {
+		return "arn:aws:iam::" + c.account + ":root"
+	}
 	return "arn:aws:sts::" + c.account + ":assumed-role/" + c.role + "/" + c.session
 }
 
@@ -286,7 +293,7 @@ func (c *conn) do(ctx context.Context, svc, op string, resource func(a *account)
 			res = resource(a)
 		}
 		action := actionPrefix[svc] + ":" + op
-		if err := o.authorizeLocked(Credential{Account: c.account, Principal: c.principal(), SessionIssued: c.issued}, action, res); err != nil {
+		if err := o.authorizeLocked(Credential{Account: c.account, Principal: c.principal(), SessionIssued: c.issued, RootTask: c.rootTask}, action, res); err != nil {
 			return opErr(svc, op, accessDenied(svc, c.principal(), action, res, err))
 		}
 	}
@@ -302,6 +309,9 @@ func (c *conn) do(ctx context.Context, svc, op string, resource func(a *account)
 // mutating reports whether an operation changes state (by AWS's naming:
 // reads are List*, Get*, Describe*).
 func mutating(op string) bool {
+	if op == "AssumeRoot" { // a session, not a change anyone can see
+		return false
+	}
 	for _, p := range []string{"List", "Get", "Describe"} {
 		if strings.HasPrefix(op, p) {
 			return false

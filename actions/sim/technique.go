@@ -48,6 +48,10 @@ type Attempt struct {
 	// BreakGlassRole is the name of a role that matches a break-glass name
 	// pattern; "" = DefaultBreakGlassRole.
 	BreakGlassRole string
+
+	// shared counts the calls of an enclosing technique that runs this one
+	// (root-credentials), so pacing spans both.
+	shared *int
 }
 
 // Defaults of Attempt's fields.
@@ -93,6 +97,7 @@ func init() {
 	all = append(all, orgTechniques()...)
 	all = append(all, backupTechniques()...)
 	all = append(all, outsideTechniques()...)
+	all = append(all, rootTechniques()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	catalogueBy = make(map[string]Technique, len(all))
 	for _, t := range all {
@@ -137,12 +142,16 @@ func newRun(at Attempt) *run {
 
 // act is one AWS call: Pace (after the first), then Org.Act.
 func (r *run) act(ctx context.Context, action, resource string, fn func(a *account) error) error {
-	if r.calls > 0 && r.Pace != nil {
+	n := &r.calls
+	if r.shared != nil {
+		n = r.shared
+	}
+	if *n > 0 && r.Pace != nil {
 		if err := r.Pace(ctx); err != nil {
 			return err
 		}
 	}
-	r.calls++
+	*n++
 	return r.Org.Act(ctx, r.Cred, action, resource, fn)
 }
 

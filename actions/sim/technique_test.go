@@ -375,6 +375,9 @@ func techniqueCases() map[string]techniqueCase {
 				}
 			}
 		}},
+		"root-credentials": {calls: rootCredentialsCalls, needs: rootCredentialsNeeds, refuse: func(t *testing.T, o *Org) {
+			attachSCP(t, o, "DenyNeeds", denyDoc(rootCredentialsNeeds, ""), memberID) // IAM policies never bind root; an SCP does
+		}, check: checkRootCredentials},
 	}
 	// one call per resource for the rest of the data techniques
 	for _, tc := range Techniques() {

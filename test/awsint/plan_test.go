@@ -181,6 +181,10 @@ func TestPlanEveryAction(t *testing.T) {
 				if ap.Kind != kind || ap.Error != "" {
 					t.Errorf("%s: kind %q error %q, want kind %s and no error", ap.Account, ap.Kind, ap.Error, kind)
 				}
+				if action == actions.RemoveRootCredentials {
+					checkRootPlan(t, org, ap) // root_test.go
+					continue
+				}
 				for _, w := range ap.Warnings {
 					for _, ph := range Phases(action) {
 						if strings.HasPrefix(w, ph+": ") {

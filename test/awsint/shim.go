@@ -48,9 +48,12 @@ type Shim struct {
 
 	srv *http.Server
 
-	mu      sync.Mutex
-	stoodIn map[string]int
-	ops     map[string]int // "signing name:Operation", e.g. "iam:ListUsers"
+	target string
+
+	mu       sync.Mutex
+	stoodIn  map[string]int
+	ops      map[string]int      // "signing name:Operation", e.g. "iam:ListUsers"
+	rootKeys map[string]struct{} // access key ids of the root sessions it stood in for (root_shim.go)
 }
 
 // standIns are the AWS answers for operations moto lacks (query protocol,
@@ -59,9 +62,17 @@ var standIns = map[string]string{
 	"ListServiceSpecificCredentials": `<ListServiceSpecificCredentialsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">` +
 		`<ListServiceSpecificCredentialsResult><ServiceSpecificCredentials/></ListServiceSpecificCredentialsResult>` +
 		`<ResponseMetadata><RequestId>killswitch-shim</RequestId></ResponseMetadata></ListServiceSpecificCredentialsResponse>`,
+	// centralised root access (root_shim.go): moto 5.2.1 answers 500; the
+	// emulated Organization is taken to have it enabled
+	"ListOrganizationsFeatures": `<ListOrganizationsFeaturesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">` +
+		`<ListOrganizationsFeaturesResult><EnabledFeatures><member>RootCredentialsManagement</member><member>RootSessions</member></EnabledFeatures></ListOrganizationsFeaturesResult>` +
+		`<ResponseMetadata><RequestId>killswitch-shim</RequestId></ResponseMetadata></ListOrganizationsFeaturesResponse>`,
 }
 
 type actionKey struct{}
+
+// formKey carries the request's form values to modify.
+type formKey struct{}
 
 // maxFormBody bounds the request bodies the shim reads to find the action.
 const maxFormBody = 8 << 20
@@ -77,7 +88,7 @@ func StartShim(target string) (*Shim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shim: listen: %w", err)
 	}
-	s := &Shim{URL: "http://" + ln.Addr().String(), stoodIn: map[string]int{}, ops: map[string]int{}}
+	s := &Shim{URL: "http://" + ln.Addr().String(), target: target, stoodIn: map[string]int{}, ops: map[string]int{}, rootKeys: map[string]struct{}{}}
 	proxy := &httputil.ReverseProxy{
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetURL(u) },
 		ModifyResponse: s.modify,
@@ -86,6 +97,7 @@ func StartShim(target string) (*Shim, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			action, canary := "", false
+			var form url.Values
 			if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 				body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody))
 				if err != nil {
@@ -94,6 +106,7 @@ func StartShim(target string) (*Shim, error) {
 				}
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				if vals, err := url.ParseQuery(string(body)); err == nil {
+					form = vals
 					action = vals.Get("Action")
 					canary = action == "DeleteSnapshot" && vals.Get("DryRun") == "true" && vals.Get("SnapshotId") == awsapi.CanarySnapshotID
 				}
@@ -108,10 +121,14 @@ func StartShim(target string) (*Shim, error) {
 			if op == "" { // REST protocols: S3, Backup, Recycle Bin (backups_rest.go)
 				op = restOperation(signingName(r.Header.Get("Authorization")), r.Method, r.URL)
 			}
+			if s.rootSession(w, r, action, form) {
+				return
+			}
 			s.mu.Lock()
 			s.ops[signingName(r.Header.Get("Authorization"))+":"+op]++
 			s.mu.Unlock()
-			proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actionKey{}, action)))
+			ctx := context.WithValue(context.WithValue(r.Context(), actionKey{}, action), formKey{}, form)
+			proxy.ServeHTTP(w, r.WithContext(ctx))
 		}),
 	}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -120,6 +137,10 @@ func StartShim(target string) (*Shim, error) {
 
 func (s *Shim) modify(resp *http.Response) error {
 	action, _ := resp.Request.Context().Value(actionKey{}).(string)
+	if action == "AssumeRoot" && resp.StatusCode >= 500 {
+		form, _ := resp.Request.Context().Value(formKey{}).(url.Values)
+		return s.assumeRoot(resp, form)
+	}
 	answer, ok := standIns[action]
 	if !ok || resp.StatusCode < 500 {
 		return nil
