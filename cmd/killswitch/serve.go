@@ -110,6 +110,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		Required: cfg.Approval.Required, Expiry: cfg.Approval.Expiry,
 		SocketMode: cfg.Slack.SocketMode, AppToken: appToken, Accounts: e.all,
 		ExemptBaseline: true, BaselineInterval: cfg.BreakGlass.BaselineInterval,
+		Workers: cfg.Service.Workers, Queue: cfg.Service.Queue,
 	}, bot.Deps{
 		Engine: e.engine, Store: st, Audit: al, Approval: appr,
 		Slack: bot.NewSlackClient(token, cfg.Slack.APIURL, appToken), Log: log,
