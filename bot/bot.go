@@ -70,6 +70,12 @@ type Config struct {
 	// PublicURL is the https base URL people reach the service at; drill
 	// threads link their report under it (default: the path alone).
 	PublicURL string
+	// Workers and Queue bound planning and running (queue.go): at most
+	// Workers plans and runs at once (default DefaultWorkers), at most
+	// Queue more waiting (default DefaultQueue); past that a command is
+	// answered "busy, try again" and nothing is recorded.
+	Workers int
+	Queue   int
 }
 
 // Engine is what the bot needs of *actions.Engine.
@@ -144,10 +150,14 @@ type Service struct {
 	drill    *drillMode // the drill running in this process
 
 	drillPages drillPages // HTML reports of drills run in Slack
+	queue      workQueue  // planning and running (queue.go)
 }
 
 // errParked is the cause of the run context's cancellation at shutdown.
 var errParked = errors.New("killswitch is shutting down")
+
+// errClosing refuses new work once Shutdown has begun.
+var errClosing = errors.New("killswitch is shutting down")
 
 var (
 	reUserID  = regexp.MustCompile(`^[UW][A-Z0-9]{2,31}$`)
@@ -212,6 +222,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
 	if d.Log == nil {
 		l := logrus.New()
 		l.SetFormatter(&logrus.JSONFormatter{})
@@ -235,6 +251,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		active:  map[string]*run{},
 		cards:   map[string]*cardState{},
 		members: map[string]bool{},
+		queue:   workQueue{workers: cfg.Workers, size: cfg.Queue, keys: map[string]bool{}},
 	}
 	for _, u := range cfg.Requesters {
 		s.members[u] = true
@@ -313,12 +330,15 @@ func (s *Service) resume(ctx context.Context) error {
 		return err
 	}
 	for _, r := range reqs {
-		if s.isActive(r.ID) {
+		if s.isActive(r.ID) || s.isQueued(r.ID) {
 			continue
 		}
-		id := r.ID
-		s.log.WithFields(logrus.Fields{"request_id": id, "action": r.Action}).Infof("resuming %s request", r.State)
-		s.spawn(func(ctx context.Context) { s.execute(ctx, id, true) })
+		log := s.log.WithFields(logrus.Fields{"request_id": r.ID, "action": r.Action})
+		if err := s.queueRun(r.ID, true); err != nil {
+			logQueueFull(log, err)
+			continue
+		}
+		log.Infof("resuming %s request", r.State)
 	}
 	return nil
 }
@@ -330,11 +350,14 @@ func (s *Service) isActive(id string) bool {
 	return ok
 }
 
-// Shutdown stops the loops and waits for the background work. When ctx
-// ends first, the runs' context is cancelled: the engine stops before its
-// next step (an AWS call in flight is interrupted and its step recorded as
-// failed), and the requests stay running ("parked"): the next Start
-// resumes them, and every step is idempotent. It returns ctx's error then.
+// Shutdown stops the loops and waits for the background work, the queued
+// plans and runs included (they drain). When ctx ends first, the runs'
+// context is cancelled: the engine stops before its next step (an AWS call
+// in flight is interrupted and its step recorded as failed), and the
+// requests stay running ("parked"): the next Start resumes them, and every
+// step is idempotent. Queued work that never started is parked too: an
+// approved request stays approved and is resumed at the next start, a
+// plan's requester is told to ask again. It returns ctx's error then.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -354,8 +377,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.log.WithField("parked", parked).Warn("shutdown deadline reached: parking running requests; they resume at next start")
 	s.runCancel(errParked)
+	queued := s.parkWaiting()
 	<-done
-	return fmt.Errorf("bot: shutdown: %w (%d running request(s) parked)", ctx.Err(), parked)
+	return fmt.Errorf("bot: shutdown: %w (%d running request(s) parked, %d queued job(s) not started)", ctx.Err(), parked, queued)
 }
 
 // spawn runs f in the background unless the service is shutting down.

@@ -84,11 +84,20 @@ func (s *Service) command(c slack.SlashCommand, endpoint string) reply {
 		}
 	}
 
-	// plan, request, undo: record who asked for what, then work in the background.
-	if s.isClosing() {
+	// plan, request, undo: hold a place in the queue, record who asked for
+	// what, then work in the background.
+	sl, err := s.reserve(jobPlan)
+	var full queueFull
+	switch {
+	case errors.As(err, &full):
+		count("busy")
+		log.WithField("queued", full.depth).Warn("refused a command: the queue is full")
+		return ephemeral(busyText(full.depth))
+	case err != nil:
 		count("error")
 		return ephemeral("killswitch is restarting; nothing was done. Try again in a minute.")
 	}
+	defer sl.release() // unless submitted below
 	ctx, cancel := context.WithTimeout(s.runCtx, quick)
 	defer cancel()
 	data := map[string]any{"verb": cmd.Verb, "channel": c.ChannelID}
@@ -129,10 +138,7 @@ func (s *Service) command(c slack.SlashCommand, endpoint string) reply {
 		ack = fmt.Sprintf("Recording who is exempt by tag or pattern in %s (read-only)…", plural(len(s.cfg.Accounts), "account", "accounts"))
 		work = func(ctx context.Context) { s.baselineCommand(ctx, o) }
 	}
-	if !s.spawn(work) {
-		count("error")
-		return ephemeral("killswitch is restarting; nothing was done. Try again in a minute.")
-	}
+	sl.submit(job{kind: jobPlan, f: work, park: s.parkPlan(o, string(cmd.Verb))})
 	count("ok")
 	return ephemeral(ack)
 }

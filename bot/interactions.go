@@ -121,7 +121,7 @@ func (s *Service) decide(ctx context.Context, o origin, actionID, id string) {
 		s.metrics.decisions.WithLabelValues("approved").Inc()
 		log.Info("request approved")
 		s.refreshCard(ctx, id)
-		s.execute(ctx, id, false)
+		s.runApproved(o, id, log)
 	default:
 		s.metrics.decisions.WithLabelValues("approval").Inc()
 		log.Info("approval recorded; more needed")
@@ -145,4 +145,24 @@ func decisionIDs(cb slack.InteractionCallback) []slack.BlockAction {
 		}
 	}
 	return out
+}
+
+// runApproved queues the run of request id, which o's click approved. When
+// the queue is full the request stays approved in the store (nothing is
+// lost): the sweeper queues it again, and the approver is told so.
+func (s *Service) runApproved(o origin, id string, log logrus.FieldLogger) {
+	err := s.queueRun(id, false)
+	if err == nil {
+		return
+	}
+	logQueueFull(log, err)
+	var full queueFull
+	text := fmt.Sprintf("killswitch is shutting down: %s is approved and runs when it is back; nothing else to do.", id)
+	if errors.As(err, &full) {
+		text = fmt.Sprintf("%s. %s is approved and nothing is lost: it starts by itself when a worker is free (checked every %s); nothing else to do.",
+			full.Error(), id, s.cfg.SweepInterval)
+	}
+	ctx, cancel := slackCtx(context.Background())
+	defer cancel()
+	s.ephemeralTo(ctx, o.Channel, o.User, text, nil)
 }

@@ -13,6 +13,9 @@ type metrics struct {
 	decisions      *prometheus.CounterVec
 	actionDuration *prometheus.HistogramVec
 	awsCalls       *prometheus.CounterVec
+	queueDepth     prometheus.Gauge
+	queueBusy      prometheus.Gauge
+	queueRejected  *prometheus.CounterVec
 }
 
 func newMetrics() metrics {
@@ -34,11 +37,23 @@ func newMetrics() metrics {
 			Name: "killswitch_aws_calls_total",
 			Help: "AWS API calls made by the engine, by service, operation and outcome.",
 		}, []string{"service", "operation", "outcome"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "killswitch_queue_depth",
+			Help: "Plans and runs waiting for a worker.",
+		}),
+		queueBusy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "killswitch_queue_workers_busy",
+			Help: "Workers planning or running (at most service.workers).",
+		}),
+		queueRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "killswitch_queue_rejected_total",
+			Help: "Work refused because the queue was full, by kind: plan (the requester was told to retry), run (the request stays approved; the sweeper queues it again).",
+		}, []string{"kind"}),
 	}
 }
 
 func (m metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.slackRequests, m.decisions, m.actionDuration, m.awsCalls} {
+	for _, c := range []prometheus.Collector{m.slackRequests, m.decisions, m.actionDuration, m.awsCalls, m.queueDepth, m.queueBusy, m.queueRejected} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

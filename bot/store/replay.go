@@ -22,17 +22,12 @@ func (s *SQLStore) Remember(ctx context.Context, signature string, now time.Time
 	if err := s.pruneReplays(ctx, now); err != nil {
 		return false, err
 	}
-	res, err := s.exec(ctx, `INSERT INTO replay_guard (signature, expires_at) VALUES (?, ?)
-		ON CONFLICT (signature) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE replay_guard.expires_at <= ?`, signature, now.Add(ttl).UnixNano(), now.UnixNano())
-	if err != nil {
-		return false, fmt.Errorf("remember request signature: %w", err)
+	if s.grouped() {
+		op := &batchOp{remember: true, sig: signature, now: now, ttl: ttl}
+		err := s.submit(ctx, op)
+		return op.first, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("remember request signature: %w", err)
-	}
-	return n == 1, nil
+	return rememberIn(ctx, s.db, s.d, signature, now, ttl)
 }
 
 // pruneReplays deletes expired signatures, at most once a minute per store.

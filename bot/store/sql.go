@@ -25,6 +25,8 @@ type SQLStore struct {
 
 	pruneMu   sync.Mutex
 	nextPrune time.Time // next pruning of the replay guard
+
+	group groupCommit // SQLite: Remember and AppendAudit share transactions (groupcommit.go)
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -609,6 +611,11 @@ func scanAudit(sc scanner) (AuditRecord, error) {
 func (s *SQLStore) AppendAudit(ctx context.Context, build func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error) {
 	if err := s.file.check(); err != nil {
 		return AuditRecord{}, fmt.Errorf("append audit record: %w", err)
+	}
+	if s.grouped() {
+		op := &batchOp{build: build}
+		err := s.submit(ctx, op)
+		return op.rec, err
 	}
 	var rec AuditRecord
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

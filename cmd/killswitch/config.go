@@ -18,6 +18,7 @@ import (
 
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/actions/awsapi"
+	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/audit"
 )
 
@@ -31,6 +32,14 @@ type Config struct {
 	AWS        AWSConfig        `yaml:"aws"`
 	Store      StoreConfig      `yaml:"store"`
 	Audit      AuditConfig      `yaml:"audit"`
+	Service    ServiceConfig    `yaml:"service"`
+}
+
+// ServiceConfig is the service: section: the bound on serve's planning
+// and running (bot.Config.Workers and Queue).
+type ServiceConfig struct {
+	Workers int `yaml:"workers"` // plans and runs worked on at once (default bot.DefaultWorkers)
+	Queue   int `yaml:"queue"`   // how many more wait before a command is answered "busy" (default bot.DefaultQueue)
 }
 
 // AuditConfig is the audit: section: the checkpoints that anchor the audit
@@ -277,6 +286,12 @@ func (c *Config) defaults() {
 	if c.Audit.CheckpointEvery == 0 {
 		c.Audit.CheckpointEvery = audit.DefaultCheckpointEvery
 	}
+	if c.Service.Workers == 0 {
+		c.Service.Workers = bot.DefaultWorkers
+	}
+	if c.Service.Queue == 0 {
+		c.Service.Queue = bot.DefaultQueue
+	}
 	if c.Store.DSN == "" && c.Store.Driver == "sqlite" {
 		c.Store.DSN = "killswitch.db"
 	}
@@ -403,6 +418,12 @@ func (c *Config) validate() error {
 	}
 	if c.Audit.CheckpointEvery < 1 || c.Audit.CheckpointEvery > 1_000_000 {
 		bad("audit.checkpoint_every %d: between 1 and 1000000 entries", c.Audit.CheckpointEvery)
+	}
+	if c.Service.Workers < 1 || c.Service.Workers > 256 {
+		bad("service.workers %d: between 1 and 256 (default %d)", c.Service.Workers, bot.DefaultWorkers)
+	}
+	if c.Service.Queue < 1 || c.Service.Queue > 100_000 {
+		bad("service.queue %d: between 1 and 100000 (default %d)", c.Service.Queue, bot.DefaultQueue)
 	}
 	if len(probs) > 0 {
 		return errors.New(strings.Join(probs, "; "))

@@ -66,7 +66,7 @@ func TestDuplicateApproversAreRefused(t *testing.T) {
 func TestUnknownKeyNamesFileLineAndValidKeys(t *testing.T) {
 	path := writeConfig(t, "aws:\n  backend: sim\n\nbogus: 1\n")
 	code, _, stderr := runCLI(t, "plan", "lockdown", "--config", path)
-	want := path + `:4: unknown key "bogus" at the top level (valid keys there: listen, slack, approval, break_glass, aws, store, audit)`
+	want := path + `:4: unknown key "bogus" at the top level (valid keys there: listen, slack, approval, break_glass, aws, store, audit, service)`
 	if code != exitUsage || !strings.Contains(stderr, want) || strings.Contains(stderr, "main.Config") {
 		t.Errorf("exit %d %q; want 2 with %q", code, stderr, want)
 	}

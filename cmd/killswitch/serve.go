@@ -111,6 +111,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		SocketMode: cfg.Slack.SocketMode, AppToken: appToken, Accounts: e.all,
 		ExemptBaseline: true, BaselineInterval: cfg.BreakGlass.BaselineInterval,
 		Runbooks: runbookDeployment(cfg, *cfgPath), PublicURL: cfg.Slack.PublicURL,
+		Workers: cfg.Service.Workers, Queue: cfg.Service.Queue,
 	}, bot.Deps{
 		Engine: e.engine, Store: st, Audit: al, Approval: appr,
 		Slack: bot.NewSlackClient(token, cfg.Slack.APIURL, appToken), Log: log,

@@ -80,6 +80,8 @@ type options struct {
 	expiry   time.Duration
 	faults   []sim.Fault
 	logLevel logrus.Level
+	workers  int // bot.Config.Workers (0: default)
+	queue    int // bot.Config.Queue (0: default)
 	// shared with an earlier env (a restart of the service)
 	org   *sim.Org
 	st    store.Store
@@ -156,6 +158,7 @@ func newEnv(t testing.TB, o options) *env {
 		TeamID: team, Channel: channel, SigningSecret: secret,
 		Requesters: []string{requester, approver}, Approvers: []string{approver, approver2, requester},
 		Required: o.required, Expiry: o.expiry, Accounts: org.Accounts(), SweepInterval: 200 * time.Millisecond,
+		Workers: o.workers, Queue: o.queue,
 	}, bot.Deps{
 		Engine: watched, Store: st, Audit: al, Approval: appr, Log: log, Now: clk.Now,
 		Slack: slack.New(botToken, slack.OptionAPIURL(fake.APIURL()+"/")),
