@@ -256,7 +256,7 @@ var documentFS embed.FS
 var registry = []Document{
 	{
 		Name:     "bot-policy",
-		Kinds:    []Kind{KindManaged},
+		Kinds:    []Kind{KindRoleInline},
 		Summary:  "the bot's own least-privilege permissions: exactly the AWS calls killswitch makes, and assuming the responder role",
 		DenyOnly: false,
 	},
