@@ -215,7 +215,11 @@ func (o *Org) resourceSideLocked(r *reqCtx, caller *account, slr bool) *Denied {
 			}
 		}
 	}
-	if owner == caller {
+	if owner == caller || svc != "s3" {
+		// only buckets have resource policies here; cross-account calls of
+		// other services are authorized elsewhere (a role's trust policy for
+		// sts:AssumeRole, the Organization's centralised root access for
+		// sts:AssumeRoot)
 		return nil
 	}
 	bp := owner.bucketPolicyFor(r.resource)
