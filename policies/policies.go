@@ -171,6 +171,12 @@ type Params struct {
 	// RoleName is the responder role assumed in every account (bot-policy);
 	// DefaultRoleName when empty.
 	RoleName string
+	// ExemptSSOUsers are the break-glass IAM Identity Center user names
+	// whose sessions revoke-sso-sessions leaves alone: IAM Identity Center
+	// names every role session after the user who signed in, so
+	// aws:userid is ROLEID:USERNAME (rendered as StringNotLike "*:NAME").
+	// No wildcards.
+	ExemptSSOUsers []string
 }
 
 // DefaultParams returns example parameters, so that every document can be
@@ -273,6 +279,15 @@ var registry = []Document{
 		Kinds:    []Kind{KindTrust},
 		Summary:  "trust policy of the responder role: only the bot's principal may assume it, optionally with an external id",
 		DenyOnly: false,
+	},
+	{
+		Name:  "revoke-sso-sessions",
+		Kinds: []Kind{KindSCP},
+		Summary: "SCP denying everything to IAM Identity Center sessions (roles under /aws-reserved/sso.amazonaws.com/) issued before the revocation time, " +
+			"except the break-glass Identity Center users' sessions; binds member accounts only",
+		Cost:     "every IAM Identity Center session in the account issued before the cut-off ends: users sign in again through the access portal",
+		DenyOnly: true,
+		DenyAll:  true,
 	},
 	{
 		Name:     "revoke-older-sessions",

@@ -181,6 +181,7 @@ var params = map[string]param{
 	"BotPrincipal":   {required: true},
 	"ExternalID":     {},
 	"RoleName":       {required: true}, // defaulted, so never empty
+	"ExemptSSOUsers": {list: true},
 }
 
 type drop int
@@ -281,6 +282,8 @@ func (r *renderer) param(name string, p Params) []string {
 		}
 		sort.Strings(out) // deterministic, whatever order the baseline came in
 		return out
+	case "ExemptSSOUsers":
+		return r.ssoUsers(p.ExemptSSOUsers)
 	case "ExemptTag":
 		if p.ExemptTag == "" {
 			return nil

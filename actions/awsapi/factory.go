@@ -15,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -212,6 +214,8 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 		Organizations:  organizations.NewFromConfig(c),
 		STS:            responderSTS,
 		SecretsManager: secretsmanager.NewFromConfig(c),
+		SSOAdmin:       ssoadmin.NewFromConfig(c),
+		IdentityStore:  identitystore.NewFromConfig(c),
 		Canary:         ec2.NewFromConfig(canary),
 	}
 }
