@@ -61,6 +61,8 @@ func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, 
 		return a.buildRotateKeys(ctx, opt)
 	case FindBackdoors:
 		return a.buildFindBackdoors(ctx, opt)
+	case ContainIdentityCenter:
+		return a.buildContainIC(ctx, opt)
 	}
 	return nil, fmt.Errorf("action %q has no builder", phase)
 }
