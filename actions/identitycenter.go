@@ -347,12 +347,18 @@ var errNoInstance = errors.New("no IAM Identity Center instance")
 
 // checkBreakGlassIC validates the break-glass Identity Center names.
 func checkBreakGlassIC(cfg Config) error {
-	for _, u := range cfg.BreakGlassICUsers {
+	return CheckBreakGlassIC(cfg.BreakGlassICUsers, cfg.BreakGlassICGroups)
+}
+
+// CheckBreakGlassIC validates break-glass Identity Center user names (as a
+// role session name: they are matched against aws:userid) and group names.
+func CheckBreakGlassIC(users, groups []string) error {
+	for _, u := range users {
 		if err := policies.CheckSSOUserName(u); err != nil {
 			return fmt.Errorf("break-glass %w", err)
 		}
 	}
-	for _, g := range cfg.BreakGlassICGroups {
+	for _, g := range groups {
 		if _, err := ParseICPrincipals([]string{"group:" + g}); err != nil {
 			return fmt.Errorf("break-glass %w", err)
 		}
