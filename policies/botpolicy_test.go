@@ -22,9 +22,13 @@ var (
 // is the IAM service prefix and the SDK method name is the IAM action name.
 func apiOperations(t *testing.T) map[string][]string {
 	t.Helper()
-	src, err := os.ReadFile("../actions/awsapi/api.go")
-	if err != nil {
-		t.Fatalf("read the AWS interfaces: %v", err)
+	var src []byte
+	for _, f := range []string{"../actions/awsapi/api.go", "../actions/awsapi/identitycenter.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("read the AWS interfaces: %v", err)
+		}
+		src = append(src, b...)
 	}
 	byInterface := map[string][]string{}
 	for _, m := range interfaceRE.FindAllStringSubmatch(string(src), -1) {
@@ -41,15 +45,24 @@ func apiOperations(t *testing.T) map[string][]string {
 			if inPkg != optPkg || input != method {
 				t.Errorf("interface %s: method %s does not copy the SDK signature (%s.%sInput, %s.Options)", name, method, inPkg, input, optPkg)
 			}
-			byInterface[name] = append(byInterface[name], inPkg+":"+method)
+			byInterface[name] = append(byInterface[name], iamPrefix(inPkg)+":"+method)
 		}
 	}
-	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager"} {
+	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager", "SSOAdmin", "IdentityStore"} {
 		if len(byInterface[want]) == 0 {
 			t.Errorf("found no operations in interface %s; the parser is out of date", want)
 		}
 	}
 	return byInterface
+}
+
+// iamPrefix is the IAM service prefix of an SDK package: the package name,
+// except for IAM Identity Center's administration API (ssoadmin: sso).
+func iamPrefix(pkg string) string {
+	if pkg == "ssoadmin" {
+		return "sso"
+	}
+	return pkg
 }
 
 func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {

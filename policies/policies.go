@@ -248,6 +248,14 @@ var documentFS embed.FS
 //     CloudTrail).
 //   - Inline policies may be put on any non-exempt user or role: that is
 //     how revoke-sessions works; their content cannot be constrained by IAM.
+//   - IAM Identity Center: reads are scoped to Identity Center and identity
+//     store ARNs (sso:ListInstances supports only "*").
+//     sso:CreateAccountAssignment (undo of contain-identity-center) cannot be
+//     limited to the assignments killswitch removed: IAM has no condition
+//     key for the principal or permission set of an assignment, so a stolen
+//     bot credential could assign any permission set in any account
+//     (CloudTrail shows it). Break-glass Identity Center users are exempt by
+//     the engine, not by this policy.
 var registry = []Document{
 	{
 		Name:     "bot-policy",
