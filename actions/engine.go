@@ -397,6 +397,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 				plan.Accounts[idx].Targets = append(plan.Accounts[idx].Targets, opsTargets(org.ops)...)
 			}
 		}
+		e.prepareIC(ctx, phase, accts, opt)
 		works := make([]*work, len(accts))
 		werrs := make([]error, len(accts))
 		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
@@ -529,6 +530,7 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 				org = nil
 			}
 		}
+		e.prepareIC(ctx, phase, accts, opt)
 		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
 			a := accts[i]
 			if a == nil {

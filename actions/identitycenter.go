@@ -107,7 +107,9 @@ func nameOr(n, id string) string {
 }
 
 // icDir returns the run's Identity Center directory (nil when no instance
-// is found), reading it on first use.
+// is found), reading it on first use. No lock is held during the reads (a
+// drill's scheduler must see every lane blocked in it): the engine reads it
+// once before the accounts' fan-out (prepareIC), so the accounts share it.
 func (a *acct) icDir(ctx context.Context, opt Options) (*icDirectory, error) {
 	sh := a.ic
 	if sh == nil {
@@ -115,12 +117,32 @@ func (a *acct) icDir(ctx context.Context, opt Options) (*icDirectory, error) {
 		a.ic = sh
 	}
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if !sh.done {
-		sh.dir, sh.err = a.readICDirectory(ctx, opt)
-		sh.done = ctx.Err() == nil
+	if sh.done {
+		defer sh.mu.Unlock()
+		return sh.dir, sh.err
 	}
-	return sh.dir, sh.err
+	sh.mu.Unlock()
+	d, err := a.readICDirectory(ctx, opt)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !sh.done && ctx.Err() == nil {
+		sh.dir, sh.err, sh.done = d, err, true
+	}
+	return d, err
+}
+
+// prepareIC reads the Identity Center directory once, before a phase that
+// needs it fans out over the accounts.
+func (e *Engine) prepareIC(ctx context.Context, phase string, accts []*acct, opt Options) {
+	if phase != ContainIdentityCenter {
+		return
+	}
+	for _, a := range accts {
+		if a != nil {
+			_, _ = a.icDir(withBaseline(ctx, opt.Baseline), opt) // errors are reported by each account's build
+			return
+		}
+	}
 }
 
 func (a *acct) readICDirectory(ctx context.Context, opt Options) (*icDirectory, error) {

@@ -91,6 +91,7 @@ func init() {
 	all = append(all, iamTechniques()...)
 	all = append(all, dataTechniques()...)
 	all = append(all, orgTechniques()...)
+	all = append(all, ssoTechniques()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	catalogueBy = make(map[string]Technique, len(all))
 	for _, t := range all {
