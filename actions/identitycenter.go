@@ -82,7 +82,7 @@ type icDirectory struct {
 	home        *acct // the account the instance lives in
 	instanceARN string
 	storeID     string
-	permSets    []icPermSet // sorted by name
+	permSets    []icPermSet       // sorted by name
 	users       map[string]string // id -> user name
 	groups      map[string]string // id -> group name
 	breakGlass  map[string]string // principal id -> why it is exempt

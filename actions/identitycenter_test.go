@@ -25,7 +25,7 @@ type icClock struct {
 	now time.Time
 }
 
-func (c *icClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *icClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *icClock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 func icEngine(t *testing.T) (*sim.Org, *actions.Engine, *icClock) {
