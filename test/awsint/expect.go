@@ -29,6 +29,9 @@ type Expect struct {
 	// revokeDocs: per account, the revocation at the cut-off lockdown took
 	// there (SetRevokeCutoffs); accounts missing here use revokeDoc.
 	revokeDocs map[string]string
+	// cutoffs: the per-account cut-offs of SetRevokeCutoffs, for the SSO
+	// session SCP (KillSwitchRevokeSSO-<account>) of each member.
+	cutoffs map[string]time.Time
 	// unconfirmed: no exemption baseline confirms the principals exempt by
 	// tag or pattern (Unconfirm); they are contained, and quarantined.
 	unconfirmed   bool
@@ -95,6 +98,34 @@ func (x *Expect) SetRevokeCutoffs(t testing.TB, cutoffs map[string]time.Time) {
 			t.Fatal(err)
 		}
 		x.revokeDocs[id] = normDoc(rv)
+		if x.cutoffs == nil {
+			x.cutoffs = map[string]time.Time{}
+		}
+		x.cutoffs[id] = c
+	}
+}
+
+// revokeSSO: revoke-sessions puts the SSO session SCP of each member with a
+// free SCP slot, at the member's cut-off (SCPs must be enabled).
+func (x *Expect) revokeSSO(s *OrgState) {
+	if x.org.Standalone || !s.SCPEnabled {
+		return
+	}
+	for _, m := range x.org.Members {
+		if len(s.Accounts[m].AttachedSCPs) >= 5 {
+			continue
+		}
+		c, ok := x.cutoffs[m]
+		if !ok {
+			c = x.rb
+		}
+		doc, err := policies.Render("revoke-sso-sessions", policies.Params{RevokeBefore: c})
+		if err != nil {
+			panic(err) // a fixed, valid document
+		}
+		name := actions.RevokeSSOPolicyName(m)
+		s.SCPs[name] = normDoc(doc)
+		s.Accounts[m].AttachedSCPs[name] = true
 	}
 }
 
@@ -173,7 +204,7 @@ func DenyDeletePartARN(account string, i int) string {
 // revoke-sessions.
 func Phases(action string) []string {
 	if action == actions.Lockdown {
-		return []string{actions.DenyDelete, actions.DisableUsers, actions.RevokeSessions}
+		return []string{actions.DenyDelete, actions.DisableUsers, actions.ContainIdentityCenter, actions.RevokeSessions}
 	}
 	return []string{action}
 }
@@ -189,6 +220,7 @@ func (x *Expect) Applied(t testing.TB, action, reqID string, before, after *OrgS
 			x.denyDelete(s)
 		case actions.RevokeSessions:
 			x.revoke(s)
+			x.revokeSSO(s)
 		case actions.DisableUsers:
 			x.disable(s)
 		case actions.RotateKeys:
