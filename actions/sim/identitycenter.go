@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // IAM Identity Center, as AWS runs it: one instance in the management
@@ -189,11 +190,11 @@ func (o *Org) AssignIC(permSet, ptype, principal, account string) error {
 	if pid == "" {
 		return fmt.Errorf("assign: %s %q: %w", ptype, clip(principal), ErrNotFound)
 	}
-	return o.assignLocked(ic, icAssignment{ps: ps.arn, ptype: ptype, pid: pid, account: account})
+	return o.assignLocked(ic, icAssignment{ps: ps.arn, ptype: ptype, pid: pid, account: account}, BaseTime)
 }
 
 // assignLocked adds an assignment (idempotent) and provisions the role.
-func (o *Org) assignLocked(ic *identityCenter, as icAssignment) error {
+func (o *Org) assignLocked(ic *identityCenter, as icAssignment, created time.Time) error {
 	a, err := o.account(as.account)
 	if err != nil {
 		return err
@@ -205,7 +206,7 @@ func (o *Org) assignLocked(ic *identityCenter, as icAssignment) error {
 	if _, ok := ps.roles[a.id]; !ok {
 		name := "AWSReservedSSO_" + ps.name + "_" + hashID(o.seed+"/ssorole/"+a.id+"/"+ps.arn, 16, lowerHex)
 		if a.roles[strings.ToLower(name)] == nil {
-			if _, err := o.addRoleLimited(a, Role{Name: name, Path: "/aws-reserved/sso.amazonaws.com/", ManagedPolicies: ps.managed, Created: o.now()}, false); err != nil {
+			if _, err := o.addRoleLimited(a, Role{Name: name, Path: "/aws-reserved/sso.amazonaws.com/", ManagedPolicies: ps.managed, Created: created}, false); err != nil {
 				return fmt.Errorf("provision %s in %s: %w", ps.name, a.id, err)
 			}
 		}
@@ -322,6 +323,9 @@ func (ic *identityCenter) entitled(uid, psARN, account string) bool {
 // portal is signed in with the user's access token) and no SCP stops it:
 // only removing the assignment does.
 func (o *Org) SSORoleCredentials(ctx context.Context, userName, permSet, account string) (Credential, error) {
+	if err := o.preflight(ctx, account, "sso", "GetRoleCredentials"); err != nil {
+		return Credential{}, err
+	}
 	if err := o.latency(ctx, "sso"); err != nil {
 		return Credential{}, err
 	}

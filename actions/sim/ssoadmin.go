@@ -205,7 +205,7 @@ func (c *ssoAdminClient) CreateAccountAssignment(ctx context.Context, in *ssoadm
 		if err != nil {
 			return err
 		}
-		if err := c.c.o.assignLocked(ic, as); err != nil {
+		if err := c.c.o.assignLocked(ic, as, c.c.o.now()); err != nil {
 			return err
 		}
 		out.AccountAssignmentCreationStatus = c.request(ic, as, true)

@@ -57,11 +57,15 @@ func ssoSessionRun(ctx context.Context, at Attempt) (Effect, error) {
 	}
 	var errs []error
 	got := 0
+	pace := func() error { // before every call but the first
+		if r.calls++; r.calls > 1 && r.Pace != nil {
+			return r.Pace(ctx)
+		}
+		return nil
+	}
 	for _, e := range ents {
-		if r.Pace != nil {
-			if err := r.Pace(ctx); err != nil {
-				return eff, err
-			}
+		if err := pace(); err != nil {
+			return eff, err
 		}
 		cred, err := r.Org.SSORoleCredentials(ctx, e.user, e.permSet, r.Cred.Account)
 		if err != nil {
@@ -73,6 +77,9 @@ func ssoSessionRun(ctx context.Context, at Attempt) (Effect, error) {
 		eff.says("signed in to the access portal as %s and got a session of %s in %s", e.user, e.permSet, r.Cred.Account)
 		use := Attempt{Org: r.Org, Cred: cred, Pace: r.Pace, Name: r.Name, Outside: r.Outside, BreakGlassTag: r.BreakGlassTag, BreakGlassRole: r.BreakGlassRole}
 		for _, id := range []string{"delete-snapshots", "backdoor-user"} {
+			if err := pace(); err != nil {
+				return eff, err
+			}
 			t, _ := LookupTechnique(id)
 			sub, err := t.Run(ctx, use)
 			eff.What = append(eff.What, sub.What...)
