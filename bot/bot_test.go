@@ -270,7 +270,7 @@ func TestCommandRefusals(t *testing.T) {
 		{"unlisted user", team, outsider, "lockdown --all attacker", "not on this killswitch's responder list"},
 		{"unlisted user asks for help", team, outsider, "help", "not on this killswitch's responder list"},
 		{"missing reason", team, requester, "lockdown --all --incident INC-1", "a reason is required: /killswitch lockdown --all --incident INC-1 attacker has console access"},
-		{"unknown action", team, requester, "nuke --all now", `unknown action or command "nuke": actions are deny-delete`},
+		{"unknown action", team, requester, "nuke --all now", `unknown action or command "nuke": actions are contain-identity-center, deny-delete`},
 		{"bad account", team, requester, "lockdown --accounts 1234 x", "an account id is 12 digits"},
 		{"account not configured", team, requester, "lockdown --accounts 999999999999 x", "not configured for killswitch"},
 		{"approver-only user cannot request", team, approver2, "lockdown --all attacker", "not allowed to request"},

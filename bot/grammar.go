@@ -317,7 +317,7 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 	allowed := func() string {
 		var fl []string
 		if scope {
-			fl = append(fl, "--accounts ID,ID", "--all", "--principals user:NAME,group:NAME")
+			fl = append(fl, "--accounts ID,ID", "--all")
 		}
 		if incident {
 			fl = append(fl, "--incident ID")

@@ -43,7 +43,7 @@ func TestParseCommand(t *testing.T) {
 		{name: "plan accounts deduped", text: "plan lockdown --accounts 111122223333,111122223333",
 			want: Command{Verb: VerbPlan, Action: "lockdown", Accounts: []string{"111122223333"}}},
 		{name: "plan no action", text: "plan", err: "plan needs an action"},
-		{name: "plan unknown action", text: "plan nuke", err: `unknown action or command "nuke": actions are deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
+		{name: "plan unknown action", text: "plan nuke", err: `unknown action or command "nuke": actions are contain-identity-center, deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
 		{name: "plan with reason", text: "plan lockdown because", err: "plan takes no reason"},
 		{name: "plan with incident", text: "plan lockdown --incident INC-1", err: `unknown flag "--incident"`},
 
@@ -73,7 +73,7 @@ func TestParseCommand(t *testing.T) {
 		{name: "missing reason", text: "lockdown --all --incident INC-1",
 			err: "a reason is required: /killswitch lockdown --all --incident INC-1 attacker has console access"},
 		{name: "missing reason bare", text: "lockdown", err: "a reason is required"},
-		{name: "unknown action", text: "nuke --all now", err: `unknown action or command "nuke": actions are deny-delete, disable-users`},
+		{name: "unknown action", text: "nuke --all now", err: `unknown action or command "nuke": actions are contain-identity-center, deny-delete, disable-users`},
 		{name: "unknown action lists commands", text: "stauts", err: "commands are help, actions, plan, status, cancel, undo"},
 		{name: "flag first", text: "--all lockdown x", err: "start with an action or a command"},
 		{name: "unknown flag", text: "lockdown --everything attacker", err: `unknown flag "--everything": flags are --accounts ID,ID, --all, --incident ID`},
