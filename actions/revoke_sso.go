@@ -76,13 +76,13 @@ func (a *acct) buildRevokeSSO(ctx context.Context, w *work, opt Options, sso int
 		w.warnings = append(w.warnings, fmt.Sprintf("IAM Identity Center sessions in %s are not revoked: the account has %d SCPs attached, AWS's limit; run contain-identity-center so that no new one can be had", a.id, maxSCPsPerTarget))
 		return nil
 	}
-	change := fmt.Sprintf("deny IAM Identity Center sessions issued before %s (SCP %s)", cutoff.UTC().Format(time.RFC3339), name)
+	change := fmt.Sprintf("IAM Identity Center sessions issued before %s denied", cutoff.UTC().Format(time.RFC3339))
 	base := Step{Action: RevokeSessions, Account: a.id, Principal: "SCP " + name, Reversible: true}
 	created := id
 	switch {
 	case id == "":
 		s := base
-		s.Op, s.Resource, s.Change = opCreateSCP, name, "create "+change
+		s.Op, s.Resource, s.Change = opCreateSCP, name, "create SCP "+name+" ("+change+")"
 		w.add(s, func(ctx context.Context, s *Step) error {
 			pid, err := createSSOSCP(ctx, mg, name, doc)
 			created, s.Resource = pid, nameOr(pid, name)
@@ -90,7 +90,7 @@ func (a *acct) buildRevokeSSO(ctx context.Context, w *work, opt Options, sso int
 		})
 	case !sameJSON(old, doc):
 		s := base
-		s.Op, s.Resource, s.Prior, s.Change = opUpdateSCP, id, old, "update SCP "+name+": "+change
+		s.Op, s.Resource, s.Prior, s.Change = opUpdateSCP, id, old, "update SCP "+name+" ("+change+")"
 		w.add(s, func(ctx context.Context, s *Step) error {
 			return mg.call("Organizations", "UpdatePolicy", id, func() error {
 				_, err := mg.c.Organizations.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(doc)})
