@@ -378,7 +378,7 @@ func tokenIssueTime(doc string) (string, error) {
 			Effect    string
 			Action    any
 			Resource  any
-			Condition map[string]map[string]string
+			Condition map[string]map[string]any // values: a string, or a list (the SSO SCP's principal pattern)
 		}
 	}
 	if err := json.Unmarshal([]byte(doc), &pol); err != nil {
@@ -387,7 +387,7 @@ func tokenIssueTime(doc string) (string, error) {
 	if len(pol.Statement) != 1 || pol.Statement[0].Effect != "Deny" {
 		return "", fmt.Errorf("want one Deny statement: %s", doc)
 	}
-	v, ok := pol.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"]
+	v, ok := pol.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"].(string)
 	if !ok {
 		return "", fmt.Errorf("no DateLessThan aws:TokenIssueTime condition: %s", doc)
 	}
