@@ -28,6 +28,11 @@ const (
 	botBGRole = "arn:aws:iam::" + botAcct + ":role/BreakGlassAdmin"
 	botBGUser = "arn:aws:iam::" + botAcct + ":user/breakglass-admin"
 	bkRule    = "arn:aws:rbin:us-east-1:" + botAcct + ":rule/a1B2c3D4e5F"
+	// IAM Identity Center resources (Service Authorization Reference).
+	icInstance = "arn:aws:sso:::instance/ssoins-1111222233334444"
+	icPermSet  = "arn:aws:sso:::permissionSet/ssoins-1111222233334444/ps-5555666677778888"
+	icAccount  = "arn:aws:sso:::account/" + botAcct
+	icStore    = "arn:aws:identitystore::" + botMgmt + ":identitystore/d-1234567890"
 )
 
 var managedTag = map[string]string{"aws:RequestTag/" + policies.ManagedTagKey: "true", "aws:TagKeys": policies.ManagedTagKey}
@@ -90,29 +95,42 @@ var botCalls = map[string][]botCall{
 		{resource: rootARN, ctx: map[string]string{"organizations:PolicyType": "RESOURCE_CONTROL_POLICY"}}},
 	"organizations:CreatePolicy": {{resource: "*", ctx: withCtx(managedTag, "organizations:PolicyType", "SERVICE_CONTROL_POLICY")},
 		{resource: "*", ctx: withCtx(managedTag, "organizations:PolicyType", "RESOURCE_CONTROL_POLICY")}},
-	"organizations:TagResource":              {{resource: killSCP, ctx: managedTag}},
-	"organizations:UpdatePolicy":             {{resource: killSCP, ctx: ours()}},
-	"organizations:DeletePolicy":             {{resource: killSCP, ctx: ours()}},
-	"organizations:AttachPolicy":             {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
-	"organizations:DetachPolicy":             {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
-	"ec2:DescribeRegions":                    {{resource: "*"}},
-	"ec2:DescribeSnapshots":                  {{resource: "*"}},
-	"ec2:DescribeImages":                     {{resource: "*"}},
-	"ec2:DescribeLockedSnapshots":            {{resource: "*"}},
-	"rbin:ListRules":                         {{resource: "*", ctx: map[string]string{"rbin:Request/ResourceType": "EBS_SNAPSHOT"}}},
-	"rbin:GetRule":                           {{resource: bkRule}},
-	"rbin:CreateRule":                        {{resource: bkRule, ctx: withCtx(managedTag, "rbin:Request/ResourceType", "EC2_IMAGE")}},
-	"rbin:LockRule":                          {{resource: bkRule, ctx: withCtx(managedTag, "rbin:Request/ResourceType", "EC2_IMAGE")}},
-	"rbin:TagResource":                       {{resource: bkRule, ctx: managedTag}},
-	"backup:ListBackupVaults":                {{resource: "*"}},
-	"backup:ListRecoveryPointsByBackupVault": {{resource: "arn:aws:backup:us-west-2:" + botAcct + ":backup-vault:Default"}},
-	"s3:ListAllMyBuckets":                    {{resource: "*"}},
-	"s3:GetBucketObjectLockConfiguration":    {{resource: "arn:aws:s3:::prod-backups"}},
-	"s3:GetBucketVersioning":                 {{resource: "arn:aws:s3:::prod-backups"}},
-	"secretsmanager:CreateSecret":            {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
-	"secretsmanager:DescribeSecret":          {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
-	"secretsmanager:PutSecretValue":          {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
-	"secretsmanager:TagResource":             {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"organizations:TagResource":                   {{resource: killSCP, ctx: managedTag}},
+	"organizations:UpdatePolicy":                  {{resource: killSCP, ctx: ours()}},
+	"organizations:DeletePolicy":                  {{resource: killSCP, ctx: ours()}},
+	"organizations:AttachPolicy":                  {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
+	"organizations:DetachPolicy":                  {{resource: killSCP, ctx: ours()}, {resource: acctARN}},
+	"ec2:DescribeRegions":                         {{resource: "*"}},
+	"ec2:DescribeSnapshots":                       {{resource: "*"}},
+	"ec2:DescribeImages":                          {{resource: "*"}},
+	"ec2:DescribeLockedSnapshots":                 {{resource: "*"}},
+	"rbin:ListRules":                              {{resource: "*", ctx: map[string]string{"rbin:Request/ResourceType": "EBS_SNAPSHOT"}}},
+	"rbin:GetRule":                                {{resource: bkRule}},
+	"rbin:CreateRule":                             {{resource: bkRule, ctx: withCtx(managedTag, "rbin:Request/ResourceType", "EC2_IMAGE")}},
+	"rbin:LockRule":                               {{resource: bkRule, ctx: withCtx(managedTag, "rbin:Request/ResourceType", "EC2_IMAGE")}},
+	"rbin:TagResource":                            {{resource: bkRule, ctx: managedTag}},
+	"backup:ListBackupVaults":                     {{resource: "*"}},
+	"backup:ListRecoveryPointsByBackupVault":      {{resource: "arn:aws:backup:us-west-2:" + botAcct + ":backup-vault:Default"}},
+	"s3:ListAllMyBuckets":                         {{resource: "*"}},
+	"s3:GetBucketObjectLockConfiguration":         {{resource: "arn:aws:s3:::prod-backups"}},
+	"s3:GetBucketVersioning":                      {{resource: "arn:aws:s3:::prod-backups"}},
+	"secretsmanager:CreateSecret":                 {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:DescribeSecret":               {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:PutSecretValue":               {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"secretsmanager:TagResource":                  {{resource: "arn:aws:secretsmanager:us-east-1:" + botAcct + ":secret:killswitch/rotated-keys/alice-AbCdEf"}},
+	"sso:ListInstances":                           {{resource: "*"}},
+	"sso:ListPermissionSets":                      {{resource: icInstance}},
+	"sso:DescribePermissionSet":                   {{resource: icInstance}, {resource: icPermSet}},
+	"sso:ListAccountAssignments":                  {{resource: icInstance}, {resource: icPermSet}, {resource: icAccount}},
+	"sso:DeleteAccountAssignment":                 {{resource: icInstance}, {resource: icPermSet}, {resource: icAccount}},
+	"sso:CreateAccountAssignment":                 {{resource: icInstance}, {resource: icPermSet}, {resource: icAccount}},
+	"sso:DescribeAccountAssignmentCreationStatus": {{resource: icInstance}},
+	"sso:DescribeAccountAssignmentDeletionStatus": {{resource: icInstance}},
+	"identitystore:ListUsers":                     {{resource: icStore}},
+	"identitystore:ListGroups":                    {{resource: icStore}},
+	"identitystore:DescribeUser":                  {{resource: icStore}, {resource: "arn:aws:identitystore:::user/f81d4fae-7dec-11d0-a765-00a0c91e6bf6"}},
+	"identitystore:DescribeGroup":                 {{resource: icStore}, {resource: "arn:aws:identitystore:::group/f81d4fae-7dec-11d0-a765-00a0c91e6bf7"}},
+	"identitystore:ListGroupMemberships":          {{resource: icStore}, {resource: "arn:aws:identitystore:::group/f81d4fae-7dec-11d0-a765-00a0c91e6bf7"}},
 }
 
 func ours() map[string]string {
@@ -174,6 +192,10 @@ var botMustNot = []struct {
 	{"retag a customer's rule", botCall{"rbin:TagResource", bkRule, map[string]string{"aws:RequestTag/owner": "x", "aws:TagKeys": "owner"}}},
 	{"remove a vault lock", botCall{"backup:DeleteBackupVaultLockConfiguration", "arn:aws:backup:us-east-1:" + botAcct + ":backup-vault:Default", nil}},
 	{"suspend bucket versioning", botCall{"s3:PutBucketVersioning", "arn:aws:s3:::prod-backups", nil}},
+	{"create a permission set", botCall{"sso:CreatePermissionSet", icInstance, nil}},
+	{"put a policy on a permission set", botCall{"sso:PutInlinePolicyToPermissionSet", icPermSet, nil}},
+	{"create an Identity Center user", botCall{"identitystore:CreateUser", icStore, nil}},
+	{"add a member to a group", botCall{"identitystore:CreateGroupMembership", icStore, nil}},
 }
 
 func botPolicyDoc(t *testing.T) string {

@@ -30,6 +30,7 @@ var (
 	costCanary = "the bot waits (up to aws.confirm_timeout, default 60s) until the canary role KillSwitchCanary, which the responder template creates in every account, is refused a dry-run delete"
 	costRevoke = "every session of a non-exempt user or role issued before the cut-off ends, workloads' included: they need new credentials"
 	costLogins = "console passwords are deleted and cannot come back with undo: users need new ones"
+	costIC     = "the IAM Identity Center users and groups it names (every one but break-glass by default) lose their access-portal roles in the accounts in scope until undo"
 )
 
 // Action names.
@@ -43,6 +44,8 @@ const (
 	// BackupReadiness and LockBackups: backups.go, lockbackups.go.
 	BackupReadiness = "backup-readiness"
 	LockBackups     = "lock-backups"
+	// ContainIdentityCenter removes IAM Identity Center account assignments.
+	ContainIdentityCenter = "contain-identity-center"
 )
 
 var costRbin = "deleted EBS snapshots and AMIs are kept (and billed as snapshot storage) for 14 days in every region read; the rules cannot be removed before their 7-day unlock delay"
@@ -53,9 +56,9 @@ var catalog = []Info{
 		Undo:     "detach the SCP, RCP or managed policy and delete the policy killswitch created (the policy types it enabled stay enabled)",
 		Policies: []string{"deny-delete", "deny-delete-rcp"}, Costs: []string{costFreeze, costCanary}},
 	{Name: RevokeSessions, Mutating: true, Reversible: true,
-		Summary:  "inline deny on aws:TokenIssueTime older than the request for every non-exempt role and user: every session issued before it stops working (long-term access keys are not affected: use disable-users)",
+		Summary:  "inline deny on aws:TokenIssueTime older than the request for every non-exempt role and user: every session issued before it stops working (long-term access keys are not affected: use disable-users); in member accounts an SCP (KillSwitchRevokeSSO-<account>) also ends the IAM Identity Center sessions issued before it, except break-glass Identity Center users'",
 		Undo:     "remove the inline policy (or restore the one it replaced)",
-		Policies: []string{"revoke-older-sessions"}, Costs: []string{costRevoke}},
+		Policies: []string{"revoke-older-sessions", "revoke-sso-sessions"}, Costs: []string{costRevoke}},
 	{Name: DisableUsers, Mutating: true, Reversible: true,
 		Summary: "for every non-exempt IAM user: delete the console login profile, deactivate access keys, SSH public keys and service-specific credentials",
 		Undo:    "reactivate what it deactivated; console passwords cannot come back and are reported",
@@ -66,12 +69,16 @@ var catalog = []Info{
 	{Name: FindBackdoors, Mutating: false, Reversible: false,
 		Summary: "read-only: users, access keys, login profiles and customer managed policies created or changed since a time, and roles trusting principals outside the known accounts",
 		Undo:    "nothing to undo"},
+	{Name: ContainIdentityCenter, Mutating: true, Reversible: true,
+		Summary: "remove the IAM Identity Center account assignments, in the accounts in scope, of the named users and groups (--principals user:NAME,group:NAME), or of every one but the break-glass users and groups; no new Identity Center session can then be had there (sessions already issued last until they expire: revoke-sessions ends them in member accounts)",
+		Undo:    "create exactly the removed assignments again",
+		Costs:   []string{costIC}},
 	{Name: Lockdown, Mutating: true, Reversible: true,
-		Summary:  "playbook, with one approval: deny-delete (the guardrail, which also freezes IAM and session minting for everyone but break-glass and the bot) on every account in scope, then disable-users, then revoke-sessions with a cut-off taken after every long-term credential is cut, so no session minted during the run survives; in management and standalone accounts the IAM guardrail is re-attached to any new principal before each later phase",
+		Summary:  "playbook, with one approval: deny-delete (the guardrail, which also freezes IAM and session minting for everyone but break-glass and the bot) on every account in scope, then disable-users, then contain-identity-center (every non-break-glass IAM Identity Center assignment), then revoke-sessions (IAM Identity Center sessions too, with an SCP in member accounts) with a cut-off taken after every long-term credential and assignment is cut, so no session minted during the run survives; in management and standalone accounts the IAM guardrail is re-attached to any new principal before each later phase",
 		Undo:     "undo in reverse order",
-		Playbook: []string{DenyDelete, DisableUsers, RevokeSessions},
-		Policies: []string{"deny-delete", "revoke-older-sessions"},
-		Costs:    []string{costFreeze, costCanary, costRevoke, costLogins}},
+		Playbook: []string{DenyDelete, DisableUsers, ContainIdentityCenter, RevokeSessions},
+		Policies: []string{"deny-delete", "revoke-older-sessions", "revoke-sso-sessions"},
+		Costs:    []string{costFreeze, costCanary, costRevoke, costLogins, costIC}},
 	{Name: BackupReadiness, Mutating: false, Reversible: false,
 		Summary: "read-only: per account and region (aws.region and the other enabled regions, at most 20), Recycle Bin rules for EBS snapshots and AMIs and whether they are locked, snapshots under snapshot lock, AWS Backup vaults with Vault Lock or logically air-gapped, S3 buckets with Object Lock and versioning; names every snapshot, AMI, recovery point and bucket nothing protects (versioning alone is weaker than Object Lock and is said so)",
 		Undo:    "nothing to undo"},
@@ -113,7 +120,7 @@ func Lookup(name string) (Info, error) {
 func (e *Engine) phasesFor(i Info) []string {
 	p := i.phases()
 	if i.Name == Lockdown && !e.has(DefenseOrder) {
-		return []string{DenyDelete, RevokeSessions, DisableUsers}
+		return []string{DenyDelete, RevokeSessions, DisableUsers, ContainIdentityCenter}
 	}
 	return p
 }

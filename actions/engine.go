@@ -33,6 +33,10 @@ type Config struct {
 	BreakGlassPatterns []string
 	// BreakGlassTag: principals carrying this tag key are never touched.
 	BreakGlassTag string
+	// BreakGlassICUsers and BreakGlassICGroups are IAM Identity Center user
+	// names and group display names never touched: their assignments stay,
+	// and their users' sessions are exempt from the SSO session revocation.
+	BreakGlassICUsers, BreakGlassICGroups []string
 	// BotRoleName is the responder role assumed in every account; it is
 	// always exempt.
 	BotRoleName string
@@ -133,6 +137,9 @@ func New(p awsapi.Provider, cfg Config) (*Engine, error) {
 	if strings.IndexFunc(cfg.BreakGlassTag, unicode.IsControl) >= 0 || len(cfg.BreakGlassTag) > 128 {
 		return nil, fmt.Errorf("break-glass tag %q: a tag key has at most 128 printable characters", cfg.BreakGlassTag)
 	}
+	if err := checkBreakGlassIC(cfg); err != nil {
+		return nil, err
+	}
 	if !validName(cfg.BotRoleName) {
 		return nil, fmt.Errorf("bot role name %q is not a valid IAM role name", cfg.BotRoleName)
 	}
@@ -215,6 +222,8 @@ type acct struct {
 	tagMu sync.Mutex
 	tags  map[string]map[string]string
 	fps   map[string]string // fingerprints of principals claiming an exemption (fingerprint.go)
+
+	ic *icShared // the run's IAM Identity Center directory (identitycenter.go)
 }
 
 // call runs one AWS call and reports it.
@@ -338,6 +347,7 @@ func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) (
 		out[i], errs[i] = e.open(ctx, accounts[i], reqID)
 	})
 	known := map[string]bool{}
+	ic := &icShared{}
 	for i, a := range out {
 		known[accounts[i]] = true
 		if a != nil && a.mgmtID != "" {
@@ -346,7 +356,7 @@ func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) (
 	}
 	for _, a := range out {
 		if a != nil {
-			a.known = known
+			a.known, a.ic = known, ic
 		}
 	}
 	return out, errs
@@ -418,6 +428,7 @@ func (e *Engine) Plan(ctx context.Context, action string, accounts []string, opt
 				plan.Accounts[idx].Targets = append(plan.Accounts[idx].Targets, opsTargets(org.allOps())...)
 			}
 		}
+		e.prepareIC(ctx, phase, accts, opt)
 		works := make([]*work, len(accts))
 		werrs := make([]error, len(accts))
 		e.forEach(ctx, len(accts), func(ctx context.Context, i int) {
@@ -541,6 +552,9 @@ func (e *Engine) Apply(ctx context.Context, action string, accounts []string, op
 		phases = phases[1:]
 	}
 	if ctx.Err() == nil && len(phases) > 0 {
+		for _, phase := range phases {
+			e.prepareIC(ctx, phase, accts, opt) // the Identity Center directory, read once for every account
+		}
 		// Past the guardrail nothing is shared between accounts: each runs
 		// its remaining phases as soon as it is ready, so a slow account
 		// holds up only itself.
@@ -628,7 +642,7 @@ func (e *Engine) phaseOptions(info Info, phase string, opt Options, ar *AccountR
 		return opt
 	}
 	for _, s := range ar.Steps {
-		if s.Action == DisableUsers && s.Status == StepDone && s.At.After(opt.RevokeBefore) {
+		if (s.Action == DisableUsers || s.Action == ContainIdentityCenter) && s.Status == StepDone && s.At.After(opt.RevokeBefore) {
 			opt.RevokeBefore = s.At
 		}
 	}

@@ -68,6 +68,15 @@ func (a *acct) buildRevokeSessions(ctx context.Context, opt Options) (*work, err
 			return gone(a.putInline(ctx, p.kind, p.name, p.arn, RevokePolicyName, doc), fmt.Sprintf("%s %q", p.kind, p.name))
 		})
 	}
+	sso := 0
+	for _, r := range inv.roles {
+		if identityCenter(r) {
+			sso++
+		}
+	}
+	if err := a.buildRevokeSSO(ctx, w, opt, sso); err != nil {
+		return nil, err
+	}
 	if len(inv.users) > 0 && !opt.quarantineOnly {
 		w.warnings = append(w.warnings, "revoke-sessions does not stop long-term access keys or console passwords: disable-users (or lockdown) does")
 	}

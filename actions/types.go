@@ -198,6 +198,10 @@ type Options struct {
 	// Since: find-backdoors reports what was created or changed after it.
 	// Zero means 24 hours before the engine's current time.
 	Since time.Time
+	// IdentityCenter names the IAM Identity Center users and groups whose
+	// account assignments contain-identity-center removes ("user:NAME",
+	// "group:NAME"); empty means every one but break-glass.
+	IdentityCenter []string
 	// Baseline, when set, is what exemptions by tag or pattern are checked
 	// against (baseline.go); nil keeps them unchecked.
 	Baseline *Baseline

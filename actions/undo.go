@@ -206,6 +206,8 @@ func (e *Engine) undoOne(ctx context.Context, accts []*acct, a *acct, s Step) er
 			return &keptError{"policy " + s.Resource + " is still attached to principals this undo did not detach; it was left in place"}
 		}
 		return wrapEntity(err, "delete policy %s", s.Resource)
+	case opDeleteAssignment:
+		return e.undoAssignment(ctx, accts, a, s)
 	case opAttachSCP, opCreateSCP, opUpdateSCP, opAttachRCP, opCreateRCP, opUpdateRCP:
 		mg, err := e.management(ctx, accts, a)
 		if err != nil {

@@ -71,6 +71,8 @@ func (e *Engine) build(ctx context.Context, a *acct, phase string, opt Options, 
 		return a.buildLockBackups(ctx)
 	case RemoveRootCredentials:
 		return a.buildRemoveRoot(ctx)
+	case ContainIdentityCenter:
+		return a.buildContainIC(ctx, opt)
 	}
 	return nil, fmt.Errorf("action %q has no builder", phase)
 }

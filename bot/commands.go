@@ -230,7 +230,7 @@ func (s *Service) ephemeralTo(ctx context.Context, channel, user, text string, b
 
 // planFor answers the plan command.
 func (s *Service) planFor(ctx context.Context, o origin, cmd Command) {
-	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts)})
+	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts), IdentityCenter: cmd.Principals})
 	if err != nil {
 		s.respond(ctx, o, fmt.Sprintf("Could not plan %s: %v", cmd.Action, err), nil)
 		return
@@ -242,7 +242,7 @@ func (s *Service) planFor(ctx context.Context, o origin, cmd Command) {
 // request plans the action, records the request and posts its card.
 func (s *Service) request(ctx context.Context, o origin, cmd Command) {
 	log := s.log.WithFields(logrus.Fields{"action": cmd.Action, "user": o.User})
-	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts)})
+	p, err := s.d.Engine.Plan(ctx, cmd.Action, cmd.Accounts, actions.Options{Baseline: s.baselineFor(ctx, cmd.Accounts), IdentityCenter: cmd.Principals})
 	if err != nil {
 		s.respond(ctx, o, fmt.Sprintf("Could not plan %s, so nothing was requested: %v", cmd.Action, err), nil)
 		return
@@ -253,7 +253,7 @@ func (s *Service) request(ctx context.Context, o origin, cmd Command) {
 		return
 	}
 	req, err := s.d.Approval.Submit(ctx, approval.NewRequest{
-		Kind: store.KindAction, Action: cmd.Action, Accounts: cmd.Accounts, Reason: cmd.Reason,
+		Kind: store.KindAction, Action: cmd.Action, Accounts: cmd.Accounts, Reason: cmd.Reason, Principals: cmd.Principals,
 		Incident: cmd.Incident, Requester: o.User, Team: o.Team, Plan: planJSON,
 	})
 	if err != nil {

@@ -59,6 +59,10 @@ type Command struct {
 	RequestID string   // status (optional), cancel, undo
 	DrillOp   string   // drill: "start" or "stop"
 	Scenario  string   // drill start: a built-in scenario name
+	// Principals: contain-identity-center's --principals user:NAME,group:NAME
+	// (plan, request); empty means every Identity Center user and group but
+	// break-glass.
+	Principals []string
 }
 
 var (
@@ -173,6 +177,9 @@ func ParseCommand(text string, configured []string) (Command, error) {
 		if c.Accounts, c.All, err = resolveScope(f, configured); err != nil {
 			return Command{}, err
 		}
+		if c.Principals, err = principalsFor(action, f); err != nil {
+			return Command{}, err
+		}
 		return c, nil
 	}
 	if startsWithDash(head) {
@@ -191,6 +198,9 @@ func ParseCommand(text string, configured []string) (Command, error) {
 	}
 	c := Command{Verb: VerbRequest, Action: action, Incident: f.incident, Reason: f.reason}
 	if c.Accounts, c.All, err = resolveScope(f, configured); err != nil {
+		return Command{}, err
+	}
+	if c.Principals, err = principalsFor(action, f); err != nil {
 		return Command{}, err
 	}
 	return c, nil
@@ -232,6 +242,7 @@ type flagSet struct {
 	hasAccounts bool
 	incident    string
 	reason      string
+	principals  []string // --principals user:NAME,group:NAME (contain-identity-center)
 }
 
 // isDash: the ASCII hyphen-minus and the characters that look like it: all
@@ -296,7 +307,7 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 	var f flagSet
 	known := func(name string) bool {
 		switch name {
-		case "--all", "--accounts":
+		case "--all", "--accounts", "--principals":
 			return scope
 		case "--incident":
 			return incident
@@ -371,6 +382,17 @@ func parseFlags(words []string, scope, incident bool) (flagSet, error) {
 			}
 			if len(f.accounts) == 0 {
 				return f, perr("--accounts is empty: give account ids like 111122223333,444455556666 or use --all")
+			}
+		case "--principals":
+			if f.principals != nil {
+				return f, perr("give --principals once, the names separated by commas: --principals user:alice,group:Admins")
+			}
+			v, err := takeValue("Identity Center users or groups, e.g. --principals user:alice,group:Admins")
+			if err != nil {
+				return f, err
+			}
+			if f.principals, err = principalList(v); err != nil {
+				return f, err
 			}
 		case "--incident":
 			if f.incident != "" {
@@ -466,4 +488,34 @@ func parseDrill(rest []string) (Command, error) {
 		return Command{Verb: VerbDrill, DrillOp: "start", Scenario: name}, nil
 	}
 	return Command{}, perr("drill takes start SCENARIO or stop, e.g. /killswitch drill start codespaces")
+}
+
+// maxPrincipals bounds --principals.
+const maxPrincipals = 50
+
+// principalList parses --principals: user:NAME or group:NAME, comma
+// separated, validated strictly (actions.ParseICPrincipals).
+func principalList(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p == "" {
+			return nil, perr("--principals %q: an empty entry; give user:NAME or group:NAME separated by commas, e.g. --principals user:alice,group:Admins", clip(v, 70))
+		}
+		out = append(out, p)
+	}
+	if len(out) > maxPrincipals {
+		return nil, perr("--principals names %d users and groups; at most %d (or none: every one but break-glass)", len(out), maxPrincipals)
+	}
+	if _, err := actions.ParseICPrincipals(out); err != nil {
+		return nil, perr("--principals: %v; e.g. --principals user:alice,group:Admins", err)
+	}
+	return out, nil
+}
+
+// principalsFor allows --principals only where an action uses it.
+func principalsFor(action string, f flagSet) ([]string, error) {
+	if f.principals != nil && action != actions.ContainIdentityCenter {
+		return nil, perr("--principals is for %s only (it names the IAM Identity Center users and groups to contain)", actions.ContainIdentityCenter)
+	}
+	return f.principals, nil
 }

@@ -136,7 +136,7 @@ func (s *Service) execute(ctx context.Context, id string, resume bool) {
 	log.WithField("resumed", resumed).Info("run started")
 
 	start := time.Now()
-	opt := actions.Options{RequestID: id, RevokeBefore: r.PinnedAt}
+	opt := actions.Options{RequestID: id, RevokeBefore: r.PinnedAt, IdentityCenter: r.Principals}
 	rec, stopSlow := s.watchSlowSteps(ctx, id, log, s.recorder(id, log)) // slowsteps.go
 	defer stopSlow()
 	var res *actions.Result

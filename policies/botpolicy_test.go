@@ -30,7 +30,7 @@ var iamActionOf = map[string]string{
 func apiOperations(t *testing.T) map[string][]string {
 	t.Helper()
 	var src []byte
-	for _, f := range []string{"../actions/awsapi/api.go", "../actions/awsapi/backups.go"} {
+	for _, f := range []string{"../actions/awsapi/api.go", "../actions/awsapi/backups.go", "../actions/awsapi/identitycenter.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatalf("read the AWS interfaces: %v", err)
@@ -52,19 +52,28 @@ func apiOperations(t *testing.T) map[string][]string {
 			if inPkg != optPkg || input != method {
 				t.Errorf("interface %s: method %s does not copy the SDK signature (%s.%sInput, %s.Options)", name, method, inPkg, input, optPkg)
 			}
-			action := inPkg + ":" + method
+			action := iamPrefix(inPkg) + ":" + method
 			if a, ok := iamActionOf[action]; ok {
 				action = a
 			}
 			byInterface[name] = append(byInterface[name], action)
 		}
 	}
-	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager"} {
+	for _, want := range []string{"IAM", "Organizations", "STS", "SecretsManager", "SSOAdmin", "IdentityStore"} {
 		if len(byInterface[want]) == 0 {
 			t.Errorf("found no operations in interface %s; the parser is out of date", want)
 		}
 	}
 	return byInterface
+}
+
+// iamPrefix is the IAM service prefix of an SDK package: the package name,
+// except for IAM Identity Center's administration API (ssoadmin: sso).
+func iamPrefix(pkg string) string {
+	if pkg == "ssoadmin" {
+		return "sso"
+	}
+	return pkg
 }
 
 func TestBotPolicyMatchesAWSInterfaces(t *testing.T) {

@@ -181,6 +181,12 @@ type Params struct {
 	// (an intruder can name a role BreakGlass* in its own account). Without
 	// it, that statement is dropped.
 	OrgID string
+	// ExemptSSOUsers are the break-glass IAM Identity Center user names
+	// whose sessions revoke-sso-sessions leaves alone: IAM Identity Center
+	// names every role session after the user who signed in, so
+	// aws:userid is ROLEID:USERNAME (rendered as StringNotLike "*:NAME").
+	// No wildcards.
+	ExemptSSOUsers []string
 }
 
 // DefaultParams returns example parameters, so that every document can be
@@ -253,6 +259,14 @@ var documentFS embed.FS
 //     CloudTrail).
 //   - Inline policies may be put on any non-exempt user or role: that is
 //     how revoke-sessions works; their content cannot be constrained by IAM.
+//   - IAM Identity Center: reads are scoped to Identity Center and identity
+//     store ARNs (sso:ListInstances supports only "*").
+//     sso:CreateAccountAssignment (undo of contain-identity-center) cannot be
+//     limited to the assignments killswitch removed: IAM has no condition
+//     key for the principal or permission set of an assignment, so a stolen
+//     bot credential could assign any permission set in any account
+//     (CloudTrail shows it). Break-glass Identity Center users are exempt by
+//     the engine, not by this policy.
 var registry = []Document{
 	{
 		Name:     "bot-policy",
@@ -296,6 +310,15 @@ var registry = []Document{
 		Kinds:    []Kind{KindTrust},
 		Summary:  "trust policy of the responder role: only the bot's principal may assume it, optionally with an external id",
 		DenyOnly: false,
+	},
+	{
+		Name:  "revoke-sso-sessions",
+		Kinds: []Kind{KindSCP},
+		Summary: "SCP denying everything to IAM Identity Center sessions (roles under /aws-reserved/sso.amazonaws.com/) issued before the revocation time, " +
+			"except the break-glass Identity Center users' sessions; binds member accounts only",
+		Cost:     "every IAM Identity Center session in the account issued before the cut-off ends: users sign in again through the access portal",
+		DenyOnly: true,
+		DenyAll:  true,
 	},
 	{
 		Name:     "revoke-older-sessions",

@@ -202,7 +202,7 @@ func TestListLookupAndTemplates(t *testing.T) {
 	if !sort.StringsAreSorted(names) {
 		t.Errorf("List not sorted: %v", names)
 	}
-	want := []string{"bot-policy", "deny-delete", "deny-delete-rcp", "quarantine", "responder-trust", "revoke-older-sessions"}
+	want := []string{"bot-policy", "deny-delete", "deny-delete-rcp", "quarantine", "responder-trust", "revoke-older-sessions", "revoke-sso-sessions"}
 	if !slices.Equal(names, want) {
 		t.Errorf("List = %v, want %v", names, want)
 	}
@@ -245,7 +245,7 @@ func TestValidateAll(t *testing.T) {
 		}
 		failed = append(failed, ve.Document)
 	}
-	if want := []string{"responder-trust", "revoke-older-sessions"}; !slices.Equal(failed, want) {
+	if want := []string{"responder-trust", "revoke-older-sessions", "revoke-sso-sessions"}; !slices.Equal(failed, want) {
 		t.Errorf("ValidateAll(Params{}) failed %v, want %v (required parameters missing)", failed, want)
 	}
 }

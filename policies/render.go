@@ -210,6 +210,7 @@ var params = map[string]param{
 	"ExternalID":     {},
 	"RoleName":       {required: true}, // defaulted, so never empty
 	"OrgID":          {},
+	"ExemptSSOUsers": {list: true},
 }
 
 type drop int
@@ -310,6 +311,8 @@ func (r *renderer) param(name string, p Params) []string {
 		}
 		sort.Strings(out) // deterministic, whatever order the baseline came in
 		return out
+	case "ExemptSSOUsers":
+		return r.ssoUsers(p.ExemptSSOUsers)
 	case "ExemptTag":
 		if p.ExemptTag == "" {
 			return nil

@@ -115,6 +115,8 @@ type Clients struct {
 	Organizations  Organizations
 	STS            STS
 	SecretsManager SecretsManager
+	SSOAdmin       SSOAdmin      // IAM Identity Center (identitycenter.go)
+	IdentityStore  IdentityStore // IAM Identity Center users and groups
 	// Canary acts as CanaryRoleName in the account (assumed on first use
 	// through the responder role's session); nil when not available.
 	Canary Canary

@@ -16,11 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/rbin"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -215,6 +217,8 @@ func (f *Factory) newClients(account, sessionName string) *Clients {
 		Organizations:  organizations.NewFromConfig(c),
 		STS:            responderSTS,
 		SecretsManager: secretsmanager.NewFromConfig(c),
+		SSOAdmin:       ssoadmin.NewFromConfig(c),
+		IdentityStore:  identitystore.NewFromConfig(c),
 		Canary:         ec2.NewFromConfig(canary),
 		Region:         f.cfg.Region,
 		InRegion:       regionalClients(c),

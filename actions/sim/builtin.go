@@ -46,6 +46,9 @@ func Builtin(name string) (*Org, error) {
 		return nil, fmt.Errorf("sim: unknown built-in organization %q (built-ins: %s)", name, strings.Join(BuiltinNames(), ", "))
 	}
 	o, err := build(f())
+	if err == nil && name == "org" {
+		err = orgIdentityCenter(o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sim: built-in %s: %w", name, err)
 	}

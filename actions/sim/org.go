@@ -64,6 +64,8 @@ type Org struct {
 	rootID     string
 	scpEnabled bool
 
+	ic *identityCenter // IAM Identity Center (identitycenter.go); nil until enabled
+
 	accounts map[string]*account
 	ous      map[string]*ou // by id
 	ouPaths  map[string]*ou // by name path "Prod/Web"

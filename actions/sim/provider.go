@@ -144,9 +144,9 @@ func (o *Org) preflight(ctx context.Context, acct, svc, op string) error {
 }
 
 var serviceIDs = map[string]string{"IAM": "IAM", "Organizations": "Organizations", "STS": "STS", "SecretsManager": "Secrets Manager", "EC2": "EC2",
-	"RecycleBin": "rbin", "Backup": "Backup", "S3": "S3"}
+	"RecycleBin": "rbin", "Backup": "Backup", "S3": "S3", "SSOAdmin": "SSO Admin", "IdentityStore": "identitystore"}
 var actionPrefix = map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "SecretsManager": "secretsmanager", "EC2": "ec2",
-	"RecycleBin": "rbin", "Backup": "backup", "S3": "s3"}
+	"RecycleBin": "rbin", "Backup": "backup", "S3": "s3", "SSOAdmin": "sso", "IdentityStore": "identitystore"}
 
 // opErr wraps err like the SDK does, so errors.As finds the typed exception
 // and the message names the operation.
@@ -225,6 +225,8 @@ func (p *provider) Clients(ctx context.Context, acct string) (*awsapi.Clients, e
 		Organizations:  &orgsClient{c},
 		STS:            &stsClient{c},
 		SecretsManager: &smClient{c},
+		SSOAdmin:       &ssoAdminClient{c},
+		IdentityStore:  &identityStoreClient{c},
 		Canary:         &ec2Client{&conn{o: o, account: acct, role: awsapi.CanaryRoleName, session: session, issued: issued}},
 		Region:         Region,
 		InRegion:       regionalClients(c),

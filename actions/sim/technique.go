@@ -98,6 +98,7 @@ func init() {
 	all = append(all, backupTechniques()...)
 	all = append(all, outsideTechniques()...)
 	all = append(all, rootTechniques()...)
+	all = append(all, ssoTechniques()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	catalogueBy = make(map[string]Technique, len(all))
 	for _, t := range all {

@@ -359,6 +359,7 @@ func techniqueCases() map[string]techniqueCase {
 				t.Fatal("SCPs still enabled or attached")
 			}
 		}},
+		"sso-session": ssoSessionCase(),
 		"leave-organization": {calls: 1, needs: []string{"organizations:LeaveOrganization"}, setup: scpGuard, guard: memberCred, check: func(t *testing.T, o *Org, eff Effect) {
 			if o.InOrganization(memberID) || !o.InOrganization("333333333333") {
 				t.Fatal("InOrganization")

@@ -148,6 +148,9 @@ type NewRequest struct {
 	Team      string
 	Plan      []byte
 	UndoOf    string // for undo: the request to undo
+	// Principals: the IAM Identity Center users and groups the request
+	// names (contain-identity-center), pinned with it.
+	Principals []string
 }
 
 // Outcome is the result of Approve.
@@ -290,9 +293,9 @@ func (s *Service) submit(ctx context.Context, n NewRequest) (*store.Request, err
 		return nil, refuse(nil, "the incident id must be one line of at most %d characters", maxIncident)
 	}
 	r := &store.Request{
-		Kind:      n.Kind,
-		Action:    n.Action,
-		Accounts:  slices.Clone(n.Accounts),
+		Kind:     n.Kind,
+		Action:   n.Action,
+		Accounts: slices.Clone(n.Accounts), Principals: slices.Clone(n.Principals),
 		Reason:    reason,
 		Incident:  incident,
 		Requester: n.Requester,

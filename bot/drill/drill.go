@@ -44,8 +44,11 @@ import (
 type Config struct {
 	BreakGlassPatterns []string
 	BreakGlassTag      string
-	BotRoleName        string
-	Concurrency        int // accounts at once, as in production (default: all)
+	// BreakGlassICUsers and BreakGlassICGroups: IAM Identity Center
+	// break-glass users and groups (actions.Config).
+	BreakGlassICUsers, BreakGlassICGroups []string
+	BotRoleName                           string
+	Concurrency                           int // accounts at once, as in production (default: all)
 }
 
 // Start is when every drill's intrusion begins (simulated time).
@@ -164,6 +167,7 @@ func (r *run) newService(st store.Store) error {
 	r.http = &http.Client{Transport: slackLogger{r, r.slack.Transport()}}
 	eng, err := actions.New(r.org.Provider(r.cfg.BotRoleName), actions.Config{
 		BreakGlassPatterns: r.cfg.BreakGlassPatterns, BreakGlassTag: r.cfg.BreakGlassTag, BotRoleName: r.cfg.BotRoleName,
+		BreakGlassICUsers: r.cfg.BreakGlassICUsers, BreakGlassICGroups: r.cfg.BreakGlassICGroups,
 		Concurrency: r.cfg.Concurrency, Now: r.clock.Now, Runner: r.clock, Sleep: r.clock.Sleep, OnCall: r.botCall,
 		Without: r.s.Without,
 	})

@@ -126,6 +126,15 @@ var migrations = []migration{
 			`CREATE INDEX replay_guard_expires ON replay_guard (expires_at)`,
 		},
 	},
+	{
+		version: 4,
+		name:    "identity center principals of a request",
+		common: []string{
+			// The IAM Identity Center users and groups a request names
+			// (contain-identity-center), a JSON list like accounts.
+			`ALTER TABLE requests ADD COLUMN principals TEXT NOT NULL DEFAULT '[]'`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this build migrates to.

@@ -198,7 +198,7 @@ func (s *SQLStore) exec(ctx context.Context, q string, args ...any) (sql.Result,
 // ---- requests
 
 const requestCols = `id, kind, action, accounts, reason, incident, requester, team, channel, message_ts,
-	plan, result, undo_of, state, version, created_at, updated_at, expires_at, pinned_at, error`
+	plan, result, undo_of, state, version, created_at, updated_at, expires_at, pinned_at, error, principals`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -209,11 +209,18 @@ func scanRequest(sc scanner) (*Request, error) {
 		state                     string
 		created, updated, expires int64
 		pinned                    int64
+		principals                string
 	)
 	if err := sc.Scan(&r.ID, &r.Kind, &r.Action, &accounts, &r.Reason, &r.Incident, &r.Requester, &r.Team,
 		&r.Channel, &r.MessageTS, &r.Plan, &r.Result, &r.UndoOf, &state, &r.Version,
-		&created, &updated, &expires, &pinned, &r.Error); err != nil {
+		&created, &updated, &expires, &pinned, &r.Error, &principals); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(principals), &r.Principals); err != nil {
+		return nil, fmt.Errorf("decode principals of request %q: %w", r.ID, err)
+	}
+	if len(r.Principals) == 0 {
+		r.Principals = nil
 	}
 	if err := json.Unmarshal([]byte(accounts), &r.Accounts); err != nil {
 		return nil, fmt.Errorf("decode accounts of request %q: %w", r.ID, err)
@@ -276,6 +283,10 @@ func (s *SQLStore) CreateRequest(ctx context.Context, r *Request) error {
 	if err != nil {
 		return fmt.Errorf("create request: encode accounts: %w", err)
 	}
+	principals, err := encodeAccounts(r.Principals)
+	if err != nil {
+		return fmt.Errorf("create request: encode principals: %w", err)
+	}
 	if err := s.file.check(); err != nil {
 		return fmt.Errorf("create request: %w", err)
 	}
@@ -285,10 +296,10 @@ func (s *SQLStore) CreateRequest(ctx context.Context, r *Request) error {
 			r.ID = NewID()
 		}
 		_, err = s.exec(ctx, `INSERT INTO requests (`+requestCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Kind, r.Action, accounts, r.Reason, r.Incident, r.Requester, r.Team, r.Channel, r.MessageTS,
 			blob(r.Plan), blob(r.Result), r.UndoOf, string(r.State), int64(1),
-			toNanos(r.CreatedAt), toNanos(r.UpdatedAt), toNanos(r.ExpiresAt), toNanos(r.PinnedAt), r.Error)
+			toNanos(r.CreatedAt), toNanos(r.UpdatedAt), toNanos(r.ExpiresAt), toNanos(r.PinnedAt), r.Error, principals)
 		if err == nil {
 			r.Version = 1
 			return nil

@@ -99,6 +99,9 @@ type Request struct {
 	ExpiresAt time.Time
 	PinnedAt  time.Time // pinned when the request first runs; zero until then
 	Error     string
+	// Principals: the IAM Identity Center users and groups the request
+	// names ("user:NAME", "group:NAME"), pinned so a resumed run does the same.
+	Principals []string
 }
 
 // Clone returns a deep copy of r.
@@ -108,6 +111,7 @@ func (r *Request) Clone() *Request {
 	}
 	c := *r
 	c.Accounts = slices.Clone(r.Accounts)
+	c.Principals = slices.Clone(r.Principals)
 	c.Plan = slices.Clone(r.Plan)
 	c.Result = slices.Clone(r.Result)
 	return &c

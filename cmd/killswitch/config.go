@@ -79,6 +79,11 @@ type BreakGlassConfig struct {
 	// BaselineInterval: how often serve records the exemption baseline
 	// while no request is pending, approved or running.
 	BaselineInterval time.Duration `yaml:"baseline_interval"`
+	// IdentityCenterUsers and IdentityCenterGroups: IAM Identity Center
+	// user names and group display names never touched (their assignments
+	// stay; their users' sessions are not revoked).
+	IdentityCenterUsers  []string `yaml:"identity_center_users"`
+	IdentityCenterGroups []string `yaml:"identity_center_groups"`
 }
 
 // AWSConfig is the aws: section.
@@ -353,6 +358,9 @@ func (c *Config) validate() error {
 				bad("approval: requester %s can never get %d approval(s): list more approvers besides them", r, c.Approval.Required)
 			}
 		}
+	}
+	if err := actions.CheckBreakGlassIC(c.BreakGlass.IdentityCenterUsers, c.BreakGlass.IdentityCenterGroups); err != nil {
+		bad("break_glass.identity_center_users/groups: %v", err)
 	}
 	for _, p := range c.BreakGlass.Principals {
 		if err := actions.ValidatePattern(p); err != nil {

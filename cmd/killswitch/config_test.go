@@ -32,7 +32,7 @@ func TestBaselineConfigKeys(t *testing.T) {
 		"  baseline_age: -1h\n":      "break_glass.baseline_age",
 		"  baseline_interval: 1s\n":  "break_glass.baseline_interval 1s: between 1m and 24h",
 		"  baseline_interval: 48h\n": "break_glass.baseline_interval",
-		"  baseline: 24h\n":          `configuration:5: unknown key "baseline" in break_glass (valid keys there: principals, tag, baseline_age, baseline_interval)`,
+		"  baseline: 24h\n":          `configuration:5: unknown key "baseline" in break_glass (valid keys there: principals, tag, baseline_age, baseline_interval, identity_center_users, identity_center_groups)`,
 	} {
 		if _, err := parseConfig([]byte(base + extra)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error with %q", strings.TrimSpace(extra), err, want)

@@ -73,6 +73,7 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 // exemptions and the engine's concurrency (never its AWS backend).
 func drillConfig(cfg *Config) drill.Config {
 	return drill.Config{BreakGlassPatterns: cfg.BreakGlass.Principals, BreakGlassTag: cfg.BreakGlass.Tag,
+		BreakGlassICUsers: cfg.BreakGlass.IdentityCenterUsers, BreakGlassICGroups: cfg.BreakGlass.IdentityCenterGroups,
 		BotRoleName: cfg.AWS.RoleName, Concurrency: cfg.AWS.Concurrency}
 }
 

@@ -77,6 +77,8 @@ func newEnv(ctx context.Context, cfg *Config, simOverride string, onCall func(ac
 	eng, err := actions.New(e.provider, actions.Config{
 		BreakGlassPatterns: cfg.BreakGlass.Principals,
 		BreakGlassTag:      cfg.BreakGlass.Tag,
+		BreakGlassICUsers:  cfg.BreakGlass.IdentityCenterUsers,
+		BreakGlassICGroups: cfg.BreakGlass.IdentityCenterGroups,
 		BotRoleName:        cfg.AWS.RoleName,
 		Concurrency:        cfg.AWS.Concurrency,
 		PerAccount:         cfg.AWS.PerAccount,

@@ -66,6 +66,7 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 	simOrg := fs.String("sim", "", "plan on a simulated organization: a built-in name or a YAML file")
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	since := fs.String("since", "", "find-backdoors: report what changed since this RFC 3339 time or this long ago (e.g. 24h)")
+	principals := fs.String("principals", "", "contain-identity-center: the IAM Identity Center users and groups to contain, user:NAME,group:NAME (default: every one but break-glass)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -81,6 +82,15 @@ func cmdPlan(ctx context.Context, args []string, out io.Writer) error {
 		return usagef("%v", err)
 	}
 	var opt actions.Options
+	if *principals != "" {
+		if pos[0] != actions.ContainIdentityCenter {
+			return usagef("--principals is for %s only", actions.ContainIdentityCenter)
+		}
+		opt.IdentityCenter = strings.Split(*principals, ",")
+		if _, err := actions.ParseICPrincipals(opt.IdentityCenter); err != nil {
+			return usagef("--principals: %v", err)
+		}
+	}
 	if *since != "" {
 		if opt.Since, err = parseSince(*since, time.Now()); err != nil {
 			return err

@@ -29,6 +29,9 @@ type Expect struct {
 	// revokeDocs: per account, the revocation at the cut-off lockdown took
 	// there (SetRevokeCutoffs); accounts missing here use revokeDoc.
 	revokeDocs map[string]string
+	// cutoffs: the per-account cut-offs of SetRevokeCutoffs, for the SSO
+	// session SCP (KillSwitchRevokeSSO-<account>) of each member.
+	cutoffs map[string]time.Time
 	// unconfirmed: no exemption baseline confirms the principals exempt by
 	// tag or pattern (Unconfirm); they are contained, and quarantined.
 	unconfirmed   bool
@@ -95,6 +98,36 @@ func (x *Expect) SetRevokeCutoffs(t testing.TB, cutoffs map[string]time.Time) {
 			t.Fatal(err)
 		}
 		x.revokeDocs[id] = normDoc(rv)
+		if x.cutoffs == nil {
+			x.cutoffs = map[string]time.Time{}
+		}
+		x.cutoffs[id] = c
+	}
+}
+
+// revokeSSO: revoke-sessions puts the SSO session SCP of each member with a
+// free SCP slot, at the member's cut-off. (On AWS the SCP policy type must
+// be enabled; moto lists and attaches SCPs whether or not it is, so the
+// bot's check, PolicyTypeNotEnabledException, never fires here.)
+func (x *Expect) revokeSSO(s *OrgState) {
+	if x.org.Standalone {
+		return
+	}
+	for _, m := range x.org.Members {
+		if len(s.Accounts[m].AttachedSCPs) >= 5 {
+			continue
+		}
+		c, ok := x.cutoffs[m]
+		if !ok {
+			c = x.rb
+		}
+		doc, err := policies.Render("revoke-sso-sessions", policies.Params{RevokeBefore: c})
+		if err != nil {
+			panic(err) // a fixed, valid document
+		}
+		name := actions.RevokeSSOPolicyName(m)
+		s.SCPs[name] = normDoc(doc)
+		s.Accounts[m].AttachedSCPs[name] = true
 	}
 }
 
@@ -173,7 +206,7 @@ func DenyDeletePartARN(account string, i int) string {
 // revoke-sessions.
 func Phases(action string) []string {
 	if action == actions.Lockdown {
-		return []string{actions.DenyDelete, actions.DisableUsers, actions.RevokeSessions}
+		return []string{actions.DenyDelete, actions.DisableUsers, actions.ContainIdentityCenter, actions.RevokeSessions}
 	}
 	return []string{action}
 }
@@ -189,6 +222,7 @@ func (x *Expect) Applied(t testing.TB, action, reqID string, before, after *OrgS
 			x.denyDelete(s)
 		case actions.RevokeSessions:
 			x.revoke(s)
+			x.revokeSSO(s)
 		case actions.DisableUsers:
 			x.disable(s)
 		case actions.RotateKeys:
@@ -344,7 +378,7 @@ func tokenIssueTime(doc string) (string, error) {
 			Effect    string
 			Action    any
 			Resource  any
-			Condition map[string]map[string]string
+			Condition map[string]map[string]any // values: a string, or a list (the SSO SCP's principal pattern)
 		}
 	}
 	if err := json.Unmarshal([]byte(doc), &pol); err != nil {
@@ -353,7 +387,7 @@ func tokenIssueTime(doc string) (string, error) {
 	if len(pol.Statement) != 1 || pol.Statement[0].Effect != "Deny" {
 		return "", fmt.Errorf("want one Deny statement: %s", doc)
 	}
-	v, ok := pol.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"]
+	v, ok := pol.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"].(string)
 	if !ok {
 		return "", fmt.Errorf("no DateLessThan aws:TokenIssueTime condition: %s", doc)
 	}

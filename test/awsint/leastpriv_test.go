@@ -23,6 +23,9 @@ var iamPrefix = map[string]string{
 	"organizations":   "organizations",
 	"sts":             "sts",
 	"secretsmanager":  "secretsmanager",
+	"SSO Admin":       "sso", // the SDK's service id; on the wire the target prefix is sso
+	"sso":             "sso",
+	"identitystore":   "identitystore",
 	"EC2":             "ec2", // backup-readiness's reads
 	"ec2":             "ec2",
 	"rbin":            "rbin",
@@ -148,6 +151,12 @@ func TestLeastPrivilegeCheck(t *testing.T) {
 	}
 	if p := leastPrivilegeProblems(map[string]int{"sts:AssumeRole": 1, "iam:ListUsers": 2, "organizations:ListAccounts": 1, "secretsmanager:TagResource": 1}); len(p) > 0 {
 		t.Errorf("calls on the wire the bot must make are flagged: %v", p)
+	}
+	if p := leastPrivilegeProblems(map[string]int{"SSO Admin:DeleteAccountAssignment": 1, "identitystore:ListUsers": 1, "sso:ListInstances": 1}); len(p) > 0 {
+		t.Errorf("Identity Center calls the bot must make are flagged: %v", p)
+	}
+	if p := leastPrivilegeProblems(map[string]int{"SSO Admin:CreatePermissionSet": 1}); len(p) != 1 || !strings.Contains(p[0], "sso:CreatePermissionSet is not allowed") {
+		t.Errorf("sso:CreatePermissionSet: %v", p)
 	}
 	if p := leastPrivilegeProblems(map[string]int{"iam:CreateUser": 1}); len(p) != 1 || !strings.Contains(p[0], "iam:CreateUser is not allowed") {
 		t.Errorf("iam:CreateUser on the wire: %v", p)

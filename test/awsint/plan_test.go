@@ -100,6 +100,13 @@ func wantPlan(org *Org, account, action, rootID string, rb time.Time, parts []st
 			for _, p := range exemptAll(append(append([]Principal(nil), a.Users...), a.Roles...)) {
 				w.add(p.ARN, change)
 			}
+			if account != org.Management && !org.Standalone {
+				// IAM Identity Center sessions: the member's own SCP
+				name := actions.RevokeSSOPolicyName(account)
+				sso := fmt.Sprintf("IAM Identity Center sessions issued before %s denied", rb.UTC().Format(time.RFC3339))
+				w.add("SCP "+name, "create SCP "+name+" ("+sso+")")
+				w.add("account "+account, "attach SCP "+name+" ("+sso+")")
+			}
 		case actions.DisableUsers:
 			for _, u := range exemptAll(a.Users) {
 				if u.LoginProfile {

@@ -73,7 +73,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 		{"another workspace", "T0BAD", requester, "lockdown --all --incident INC-7 attacker in prod", "serves another workspace"},
 		{"unlisted user", team, outsider, "lockdown --all --incident INC-7 attacker in prod", "not on this killswitch's responder list"},
 		{"missing reason", team, requester, "lockdown --all --incident INC-7", "a reason is required: /killswitch lockdown --all --incident INC-1 attacker has console access"},
-		{"unknown action", team, requester, "nuke --all everything", `unknown action or command "nuke": actions are deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
+		{"unknown action", team, requester, "nuke --all everything", `unknown action or command "nuke": actions are contain-identity-center, deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.slashAs(c.team, c.user, c.text, "h")

@@ -560,7 +560,7 @@ func (m *motoEnv) checkAWSCalls() {
 	for _, op := range policies.BotOperations() {
 		allowed[op] = true
 	}
-	prefix := map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "Secrets Manager": "secretsmanager"}
+	prefix := map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "Secrets Manager": "secretsmanager", "SSO Admin": "sso", "identitystore": "identitystore"}
 	for k, n := range ops {
 		service, op, _ := strings.Cut(k, ":")
 		if k == "EC2:DeleteSnapshot" {
