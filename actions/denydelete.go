@@ -376,26 +376,32 @@ func (a *acct) buildDenyDelete(ctx context.Context, org *orgWork) (*work, error)
 	a.sortOut(inv.users, w)
 	a.sortOut(inv.roles, w)
 	for _, i := range missing {
-		i, name := i, DenyDeletePartName(i)
-		s := Step{Action: DenyDelete, Account: a.id, Op: opAttachSCP, Principal: "account " + a.id, Resource: name, Reversible: true,
-			Change: "attach SCP " + name}
-		w.add(s, func(ctx context.Context, s *Step) error {
-			id := org.policyIDs[i]
-			if id == "" {
-				return errors.New("SCP " + name + " was not created")
-			}
-			s.Resource = id
-			return mg.call("Organizations", "AttachPolicy", a.id, func() error {
-				_, err := mg.c.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(a.id)})
-				var dup *orgtypes.DuplicatePolicyAttachmentException
-				if errors.As(err, &dup) {
-					return nil
-				}
-				return err
-			})
-		})
+		a.addAttachOrgPolicy(w, mg, opAttachSCP, "SCP", DenyDeletePartName(i), func() string { return org.policyIDs[i] })
 	}
 	return w, nil
+}
+
+// addAttachOrgPolicy adds the step attaching the Organization policy name
+// (kind "SCP" or "RCP"), created earlier in the run with the id id()
+// returns, to account a, through the management account's client mg.
+func (a *acct) addAttachOrgPolicy(w *work, mg *acct, op, kind, name string, id func() string) {
+	s := Step{Action: DenyDelete, Account: a.id, Op: op, Principal: "account " + a.id, Resource: name, Reversible: true,
+		Change: "attach " + kind + " " + name}
+	w.add(s, func(ctx context.Context, s *Step) error {
+		id := id()
+		if id == "" {
+			return errors.New(kind + " " + name + " was not created")
+		}
+		s.Resource = id
+		return mg.call("Organizations", "AttachPolicy", a.id, func() error {
+			_, err := mg.c.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(a.id)})
+			var dup *orgtypes.DuplicatePolicyAttachmentException
+			if errors.As(err, &dup) {
+				return nil
+			}
+			return err
+		})
+	})
 }
 
 func partNames(n int) []string {

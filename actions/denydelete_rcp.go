@@ -212,24 +212,7 @@ func (a *acct) attachRCP(ctx context.Context, org *orgWork, w *work) error {
 	w.warnings = append(w.warnings, fmt.Sprintf("deny-delete also attaches RCP %s to account %s (%d of AWS's %d RCP slots): it denies destroying data and changing bucket, key and secret policies to every principal, outside ones included, but break-glass and the bot",
 		strings.Join(rcpNames(len(rw.docs)), ", "), a.id, len(rw.docs), maxRCPsPerTarget))
 	for _, i := range missing {
-		i, name := i, rcpKind.partName(i)
-		s := Step{Action: DenyDelete, Account: a.id, Op: opAttachRCP, Principal: "account " + a.id, Resource: name, Reversible: true,
-			Change: "attach RCP " + name}
-		w.add(s, func(ctx context.Context, s *Step) error {
-			id := rw.policyIDs[i]
-			if id == "" {
-				return errors.New("RCP " + name + " was not created")
-			}
-			s.Resource = id
-			return mg.call("Organizations", "AttachPolicy", a.id, func() error {
-				_, err := mg.c.Organizations.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(a.id)})
-				var dup *orgtypes.DuplicatePolicyAttachmentException
-				if errors.As(err, &dup) {
-					return nil
-				}
-				return err
-			})
-		})
+		a.addAttachOrgPolicy(w, mg, opAttachRCP, "RCP", rcpKind.partName(i), func() string { return rw.policyIDs[i] })
 	}
 	return nil
 }
