@@ -235,7 +235,7 @@ func (a *acct) call(service, op, target string, f func() error) error {
 // the pacer waits (the run's, from open: on a drill's clock, a lane's).
 func (e *Engine) call(ctx context.Context, reqID, account, service, op, target string, f func() error) error {
 	start := time.Now()
-	err := e.paced(ctx, account, service, f)
+	err := e.paced(ctx, account, service, op, f)
 	if e.cfg.OnCall != nil {
 		c := Call{RequestID: reqID, Service: service, Operation: op, Account: account, Target: target, Outcome: "ok", Duration: time.Since(start)}
 		if err != nil {

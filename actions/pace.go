@@ -45,7 +45,7 @@ const (
 	// MinRate is the slowest the pacer goes (calls/s).
 	MinRate = 1.0
 	// DefaultThrottleRetries is how often a throttled call is retried.
-	DefaultThrottleRetries = 8
+	DefaultThrottleRetries = 4
 	// throttleBackoff is the first back-off; it doubles per retry.
 	throttleBackoff = 100 * time.Millisecond
 )
@@ -62,9 +62,15 @@ type pacer struct {
 type adaptive struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
-	ceiling float64 // the rate it recovers to
-	current float64 // 0: unpaced
+	ceiling float64        // the rate it recovers to
+	current float64        // 0: unpaced
+	stuck   map[string]int // operation -> calls in a row that ran out of retries
+	lastCut time.Time      // when a throttle last halved the rate
 }
+
+// cutEvery: throttles closer together than this halve the rate once (the
+// parallel calls of one burst are one signal, as TCP cuts once a round trip).
+const cutEvery = time.Second
 
 func (p *pacer) get(e *Engine, account, service string) *adaptive {
 	p.mu.Lock()
@@ -128,9 +134,48 @@ func (a *adaptive) throttled(e *Engine, service string) {
 		a.lim = rate.NewLimiter(rate.Limit(r), 1)
 		return
 	}
+	if now.Sub(a.lastCut) < cutEvery {
+		return // parallel calls throttled by the same burst: one cut
+	}
+	a.lastCut = now
 	a.current = max(MinRate, a.current/2)
 	a.lim.SetLimitAt(now, rate.Limit(a.current))
 	a.lim.SetBurstAt(now, 1)
+}
+
+// stuckAfter: calls of one operation that ran out of retries before it
+// counts as stuck.
+const stuckAfter = 3
+
+func (a *adaptive) isStuck(op string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stuck[op] >= stuckAfter
+}
+
+// exhausted counts a call of op that ran out of retries. Once op is stuck,
+// the throttling was its own, not the account's: the limiter goes back to
+// its ceiling (the account's other calls halve it again if AWS throttles
+// them too).
+func (a *adaptive) exhausted(e *Engine, op string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stuck == nil {
+		a.stuck = map[string]int{}
+	}
+	a.stuck[op]++
+	if a.stuck[op] == stuckAfter && a.lim != nil {
+		now := e.paceNow()
+		a.current = a.ceiling
+		a.lim.SetLimitAt(now, rate.Limit(a.current))
+		a.lim.SetBurstAt(now, burstFor(a.current))
+	}
+}
+
+func (a *adaptive) unstick(op string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.stuck, op)
 }
 
 // succeeded speeds the limiter back up towards its ceiling.
@@ -157,8 +202,25 @@ const throttleRetryCap = 5 * time.Second
 
 // paced runs f at the account's pace for the service, retrying it after a
 // back-off when AWS throttles it. It returns f's last error.
-func (e *Engine) paced(ctx context.Context, account, service string, f func() error) error {
+//
+// An operation whose last stuckAfter calls were throttled on every retry
+// is stuck (AWS keeps refusing it here, whatever the pace): it is tried
+// once a call, without slowing the account's other calls, until it
+// succeeds again. The principals it fails on are reported; a rerun
+// completes them.
+func (e *Engine) paced(ctx context.Context, account, service, op string, f func() error) error {
 	a := e.pace.get(e, account, service)
+	if a.isStuck(op) {
+		if err := a.wait(ctx, e); err != nil {
+			return err
+		}
+		err := f()
+		if err == nil {
+			a.unstick(op)
+			a.succeeded(e)
+		}
+		return err
+	}
 	backoff := throttleBackoff
 	for attempt := 0; ; attempt++ {
 		if err := a.wait(ctx, e); err != nil {
@@ -167,6 +229,7 @@ func (e *Engine) paced(ctx context.Context, account, service string, f func() er
 		err := f()
 		if !awsapi.IsThrottle(err) {
 			if err == nil {
+				a.unstick(op)
 				a.succeeded(e)
 			}
 			return err
@@ -174,6 +237,9 @@ func (e *Engine) paced(ctx context.Context, account, service string, f func() er
 		a.throttled(e, service)
 		var gaveUp *retry.MaxAttemptsError // the SDK's retryer already backed off and retried
 		if attempt >= e.cfg.ThrottleRetries || ctx.Err() != nil || errors.As(err, &gaveUp) {
+			if attempt >= e.cfg.ThrottleRetries {
+				a.exhausted(e, op)
+			}
 			return err
 		}
 		if serr := e.cfg.Sleep(ctx, backoff); serr != nil {
