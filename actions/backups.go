@@ -68,6 +68,9 @@ func (a *acct) buildBackupReadiness(ctx context.Context) (*work, error) {
 // MaxBackupRegions.
 func (a *acct) backupRegions(ctx context.Context, w *work) []string {
 	home := a.c.Region
+	if len(a.e.cfg.Regions) > 0 {
+		return a.e.cfg.Regions // the regions the configuration names, no more
+	}
 	regions := []string{home}
 	var out *ec2.DescribeRegionsOutput
 	err := a.call("EC2", "DescribeRegions", home, func() (err error) {

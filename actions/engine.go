@@ -43,6 +43,10 @@ type Config struct {
 	// Concurrency bounds how many accounts are worked on at once (default:
 	// every account in scope; each costs well under 1 MiB, see README).
 	Concurrency int
+	// Regions, if set, are the regions backup-readiness and lock-backups
+	// work in (default: aws.region, then every enabled region, at most
+	// MaxBackupRegions).
+	Regions []string
 	// PerAccount bounds how many principals are worked on at once inside
 	// one account (default 8); the pacer (pace.go) keeps the calls within
 	// the account's rate whatever this is.

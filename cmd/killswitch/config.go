@@ -98,6 +98,9 @@ type AWSConfig struct {
 	Accounts          []string `yaml:"accounts"`
 	Organization      bool     `yaml:"organization"`
 	Concurrency       int      `yaml:"concurrency"`
+	// Regions: the regions backup-readiness and lock-backups read and lock
+	// (default: region, then every enabled region, at most 20).
+	Regions []string `yaml:"regions"`
 	// PerAccount: principals worked on at once inside one account.
 	PerAccount int `yaml:"per_account"`
 	// ConfirmTimeout bounds the wait for the guardrail to be shown in
@@ -401,6 +404,14 @@ func (c *Config) validate() error {
 	}
 	if c.AWS.Concurrency < 0 || c.AWS.Concurrency > 1000 {
 		bad("aws.concurrency %d: between 1 and 1000 (default: every account in scope at once)", c.AWS.Concurrency)
+	}
+	for _, r := range c.AWS.Regions {
+		if !reRegion.MatchString(r) {
+			bad("aws.regions: %q is not an AWS region name (like eu-west-1)", r)
+		}
+	}
+	if len(c.AWS.Regions) > actions.MaxBackupRegions {
+		bad("aws.regions: %d regions; at most %d", len(c.AWS.Regions), actions.MaxBackupRegions)
 	}
 	if c.AWS.PerAccount < 0 || c.AWS.PerAccount > 64 {
 		bad("aws.per_account %d: between 1 and 64 (default %d)", c.AWS.PerAccount, actions.DefaultPerAccount)

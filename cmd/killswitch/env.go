@@ -82,6 +82,7 @@ func newEnv(ctx context.Context, cfg *Config, simOverride string, onCall func(ac
 		BotRoleName:        cfg.AWS.RoleName,
 		Concurrency:        cfg.AWS.Concurrency,
 		PerAccount:         cfg.AWS.PerAccount,
+		Regions:            cfg.AWS.Regions,
 		ConfirmTimeout:     cfg.AWS.ConfirmTimeout,
 		OnCall:             onCall,
 		BaselineMinAge:     cfg.BreakGlass.BaselineAge,

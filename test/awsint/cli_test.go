@@ -74,10 +74,11 @@ aws:
   organization: true
   role_name: %s
   confirm_timeout: 1s
+  regions: [%s]
 store:
   driver: sqlite
   dsn: %q
-`, BreakGlassPattern, BreakGlassTag, shim.URL, moto.Region, moto.DefaultAccount, ResponderRole, filepath.Join(dir, "killswitch.db"))
+`, BreakGlassPattern, BreakGlassTag, shim.URL, moto.Region, moto.DefaultAccount, ResponderRole, moto.Region, filepath.Join(dir, "killswitch.db"))
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ store:
 		if ap.Error != "" || len(ap.Targets) == 0 {
 			t.Errorf("%s: error %q, %d targets", ap.Account, ap.Error, len(ap.Targets))
 		}
-		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, parts))
+		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, parts, RCPParts(t, org)))
 		checkPlanWarnings(t, org, actions.Lockdown, ap, parts)
 	}
 	AssertState(t, "after the CLI's plan (read-only)", before, readState(t, org, nil))

@@ -1,6 +1,7 @@
 package awsint
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/policies"
@@ -177,6 +181,23 @@ func GuardrailParts(t testing.TB, org *Org, e *actions.Engine) []string {
 	}
 	if len(parts) == 0 {
 		t.Fatal("the guardrail renders to no part")
+	}
+	return parts
+}
+
+// RCPParts is the guardrail's resource control policy as deny-delete
+// renders it for the seeded organization (its id, the seed's exemptions).
+func RCPParts(t testing.TB, org *Org) []string {
+	t.Helper()
+	d, err := organizations.NewFromConfig(motoConfig()).DescribeOrganization(context.Background(), &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := policies.RenderParts("deny-delete-rcp", policies.Params{
+		ExemptPatterns: []string{BreakGlassPattern, "arn:aws:iam::*:role/" + ResponderRole}, ExemptARNs: TagExemptARNs(org),
+		ExemptTag: BreakGlassTag, OrgID: aws.ToString(d.Organization.Id)})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return parts
 }

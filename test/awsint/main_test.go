@@ -192,6 +192,7 @@ func newEngine(tb testing.TB, p awsapi.Provider, onCall func(actions.Call)) *act
 		Concurrency:        concurrency,
 		ConfirmTimeout:     ConfirmTimeout,
 		OnCall:             onCall,
+		Regions:            Regions,
 	})
 	if err != nil {
 		tb.Fatal(err)
