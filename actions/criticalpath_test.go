@@ -68,15 +68,19 @@ type cpCall struct {
 
 var cpLatency = map[string]time.Duration{"iam": 30 * time.Millisecond, "organizations": 100 * time.Millisecond, "*": 30 * time.Millisecond}
 
+// cpSlowIAM is cpLatency with IAM at 100 ms, slower than its rate's 50 ms a
+// token: calls made one after another would wait on latency, not the rate.
+var cpSlowIAM = map[string]time.Duration{"iam": 100 * time.Millisecond, "organizations": 100 * time.Millisecond, "*": 30 * time.Millisecond}
+
 // runCriticalPath applies lockdown to org at the engine's default settings
 // on a drill's virtual clock with the default rate limits.
-func runCriticalPath(tb testing.TB, org *sim.Org, prop time.Duration) *cpRun {
+func runCriticalPath(tb testing.TB, org *sim.Org, latency map[string]time.Duration, prop time.Duration) *cpRun {
 	tb.Helper()
 	if err := org.SetRateLimits(sim.DefaultRateLimits()); err != nil {
 		tb.Fatal(err)
 	}
 	clock := sim.NewClock(t0, 24*time.Hour)
-	sched := sim.Schedule{Clock: clock, Latency: cpLatency}
+	sched := sim.Schedule{Clock: clock, Latency: latency}
 	if prop > 0 {
 		sched.Propagation = map[string]time.Duration{"*": prop}
 	}
@@ -260,18 +264,20 @@ func (r *cpRun) lastChange() map[string]time.Duration {
 // at the default settings (the engine's default Config, every account at
 // once, 8 principals at a time per account), the default rate limits and
 // latency (IAM 30 ms, Organizations 100 ms), on the drill's virtual clock,
-// with policy changes in effect at once and after 5 s of propagation. It
+// with policy changes in effect at once and after 5 s of propagation, and
+// with IAM at 100 ms a call (slower than its rate allows) as well. It
 // reports the virtual seconds to the last change, the critical-path bound
 // computed from the run's own calls (see above), their ratio, and the
 // tighter critical path through the barrier with its ratio; the figures
 // are in the README's performance section.
 func BenchmarkLockdownCriticalPath(b *testing.B) {
 	for _, prop := range []time.Duration{0, 5 * time.Second} {
-		b.Run(fmt.Sprintf("propagation=%s", prop), func(b *testing.B) { benchCriticalPath(b, prop) })
+		b.Run(fmt.Sprintf("propagation=%s", prop), func(b *testing.B) { benchCriticalPath(b, cpLatency, prop) })
 	}
+	b.Run("propagation=0s/iam_latency=100ms", func(b *testing.B) { benchCriticalPath(b, cpSlowIAM, 0) })
 }
 
-func benchCriticalPath(b *testing.B, prop time.Duration) {
+func benchCriticalPath(b *testing.B, latency map[string]time.Duration, prop time.Duration) {
 	var virt, bound, tight time.Duration
 	var last *cpRun
 	var lb cpBound
@@ -279,7 +285,7 @@ func benchCriticalPath(b *testing.B, prop time.Duration) {
 		b.StopTimer()
 		org := bigOrg(b, 50, 200)
 		b.StartTimer()
-		r := runCriticalPath(b, org, prop)
+		r := runCriticalPath(b, org, latency, prop)
 		b.StopTimer()
 		cb := r.bound(org.Accounts()[0])
 		virt += r.virtual
