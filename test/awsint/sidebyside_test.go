@@ -213,12 +213,12 @@ func BenchmarkLockdownSideBySide(b *testing.B) {
 		}
 		ks += d
 		org = reseed(b, benchSeed)
-		res, d = runKillswitch(b, org, fmt.Sprintf("ks-side-noconfirm-%d", i), actions.DefenseConfirm)
+		res, d2 := runKillswitch(b, org, fmt.Sprintf("ks-side-noconfirm-%d", i), actions.DefenseConfirm)
 		if res.Status != actions.StatusSucceeded {
 			b.Fatalf("lockdown without confirmation: %s: %v", res.Status, res.Problems())
 		}
-		ksNoConfirm += d
-		b.Logf("baseline %+v; killswitch %s, without the confirmation %s", br, ks.Round(time.Millisecond), d.Round(time.Millisecond))
+		ksNoConfirm += d2
+		b.Logf("baseline %+v; killswitch %s, without the confirmation %s", br, d.Round(time.Millisecond), d2.Round(time.Millisecond))
 	}
 	n := float64(b.N)
 	b.ReportMetric(base.Seconds()/n, "baseline_s/op")
