@@ -103,23 +103,6 @@ func (a *acct) readCreds(ctx context.Context, u *principal) (cr *creds, errs []e
 	return cr, errs
 }
 
-// credRead is one user's credentials as readCreds read them.
-type credRead struct {
-	cr   *creds
-	errs []error
-}
-
-// readAllCreds reads the users' credentials, different users' in parallel
-// (Config.PerAccount at a time, at the account's pace): one after another,
-// an account's reads would wait on IAM's latency rather than its rate.
-func (a *acct) readAllCreds(ctx context.Context, users []*principal) []credRead {
-	out := make([]credRead, len(users))
-	a.e.cfg.Runner.ForEach(ctx, len(users), a.e.cfg.PerAccount, func(ctx context.Context, i int) {
-		out[i].cr, out[i].errs = a.readCreds(ctx, users[i])
-	})
-	return out
-}
-
 // buildDisableUsers cuts every long-term credential of every non-exempt
 // user. A user whose credentials cannot all be read is reported by name;
 // what could be read of it is still cut, and every other user is too.
@@ -130,10 +113,8 @@ func (a *acct) buildDisableUsers(ctx context.Context) (*work, error) {
 	}
 	w := &work{}
 	c := a.c.IAM
-	users := a.sortOut(inv.users, w)
-	read := a.readAllCreds(ctx, users)
-	for i, u := range users {
-		cr, errs := read[i].cr, read[i].errs
+	for _, u := range a.sortOut(inv.users, w) {
+		cr, errs := a.readCreds(ctx, u)
 		for _, err := range errs {
 			if err := w.skip(ctx, u, err); err != nil {
 				return nil, err
