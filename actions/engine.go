@@ -228,6 +228,11 @@ type acct struct {
 	fps   map[string]string // fingerprints of principals claiming an exemption (fingerprint.go)
 
 	ic *icShared // the run's IAM Identity Center directory (identitycenter.go)
+
+	// mgmt: for a member, the management account opened once for the run
+	// (management); nil until openAll.
+	mgmt    *acct
+	mgmtErr error
 }
 
 // call runs one AWS call and reports it.
@@ -358,12 +363,38 @@ func (e *Engine) openAll(ctx context.Context, accounts []string, reqID string) (
 			known[a.mgmtID] = true
 		}
 	}
+	mgmt := map[string]*acct{} // the management account as members' lanes use it
+	mgmtErr := map[string]error{}
+	for _, a := range out {
+		if a != nil && a.kind == KindMember {
+			if _, ok := mgmt[a.mgmtID]; !ok {
+				mgmt[a.mgmtID], mgmtErr[a.mgmtID] = e.open(ctx, a.mgmtID, reqID)
+			}
+		}
+	}
 	for _, a := range out {
 		if a != nil {
 			a.known, a.ic = known, ic
+			a.mgmt, a.mgmtErr = mgmt[a.mgmtID], mgmtErr[a.mgmtID]
+		}
+	}
+	for _, m := range mgmt {
+		if m != nil {
+			m.known, m.ic = known, ic
 		}
 	}
 	return out, errs
+}
+
+// management is the management account as a member's work uses it
+// (Identity Center, the SSO session SCP), opened once per run for every
+// member: a lane of its own, apart from the management account's own
+// lane.
+func (a *acct) management(ctx context.Context) (*acct, error) {
+	if a.mgmt != nil || a.mgmtErr != nil {
+		return a.mgmt, a.mgmtErr
+	}
+	return a.e.open(ctx, a.mgmtID, a.reqID)
 }
 
 func checkAccounts(accounts []string) ([]string, error) {

@@ -152,7 +152,7 @@ func (a *acct) readICDirectory(ctx context.Context, opt Options) (*icDirectory, 
 	}
 	home := a
 	if a.kind == KindMember {
-		if home, err = a.e.open(ctx, a.mgmtID, a.reqID); err != nil {
+		if home, err = a.management(ctx); err != nil {
 			return nil, fmt.Errorf("management account %s (IAM Identity Center lives there): %w", a.mgmtID, err)
 		}
 	}

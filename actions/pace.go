@@ -21,8 +21,10 @@ import (
 //
 // A service with a configured rate (Config.Rates) starts at it. A service
 // without one starts unpaced; its first throttling error paces it at
-// DefaultRates (or the configured rate). Every throttling error halves the
-// rate (down to MinRate) and the call is retried after a back-off, up to
+// DefaultRates (or the configured rate). A throttling error halves the
+// rate (down to MinRate; throttles within cutWindow of the last halving are
+// the same overshoot and halve it once) and the call is retried after a
+// back-off, up to
 // Config.ThrottleRetries times (not when the SDK's retryer already gave up
 // on it); every call that succeeds speeds it up by 5%, up to the ceiling.
 // With the real factory the SDK's retryer retries a throttled call first;
@@ -65,12 +67,8 @@ type adaptive struct {
 	ceiling float64        // the rate it recovers to
 	current float64        // 0: unpaced
 	stuck   map[string]int // operation -> calls in a row that ran out of retries
-	lastCut time.Time      // when a throttle last halved the rate
+	cut     time.Time      // when a throttle last slowed it down
 }
-
-// cutEvery: throttles closer together than this halve the rate once (the
-// parallel calls of one burst are one signal, as TCP cuts once a round trip).
-const cutEvery = time.Second
 
 func (p *pacer) get(e *Engine, account, service string) *adaptive {
 	p.mu.Lock()
@@ -104,21 +102,41 @@ func (e *Engine) paceNow() time.Time {
 
 func burstFor(r float64) int { return max(1, int(r)) }
 
+// maxReservation is the furthest ahead a caller holds a token: one due
+// later is given back and asked for again after this long, so callers
+// queued while the rate was low are not held to it once it has recovered.
+const maxReservation = time.Second
+
 // wait takes a token, sleeping until one is due.
 func (a *adaptive) wait(ctx context.Context, e *Engine) error {
-	a.mu.Lock()
-	if a.lim == nil {
+	for {
+		a.mu.Lock()
+		if a.lim == nil {
+			a.mu.Unlock()
+			return nil
+		}
+		now := e.paceNow()
+		r := a.lim.ReserveN(now, 1)
+		d := r.DelayFrom(now)
+		if d > maxReservation {
+			r.CancelAt(now)
+		}
 		a.mu.Unlock()
-		return nil
+		switch {
+		case d <= 0:
+			return nil
+		case d <= maxReservation:
+			return e.cfg.Sleep(ctx, d)
+		}
+		if err := e.cfg.Sleep(ctx, maxReservation); err != nil {
+			return err
+		}
 	}
-	now := e.paceNow()
-	d := a.lim.ReserveN(now, 1).DelayFrom(now)
-	a.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	return e.cfg.Sleep(ctx, d)
 }
+
+// cutWindow: throttles within this long of the last slow-down are one
+// overshoot (the calls in flight together), answered by one halving.
+const cutWindow = time.Second
 
 // throttled slows the limiter down.
 func (a *adaptive) throttled(e *Engine, service string) {
@@ -130,14 +148,14 @@ func (a *adaptive) throttled(e *Engine, service string) {
 		if r <= 0 {
 			r = 10
 		}
-		a.ceiling, a.current = r, r
+		a.ceiling, a.current, a.cut = r, r, now
 		a.lim = rate.NewLimiter(rate.Limit(r), 1)
 		return
 	}
-	if now.Sub(a.lastCut) < cutEvery {
+	if now.Sub(a.cut) < cutWindow {
 		return // parallel calls throttled by the same burst: one cut
 	}
-	a.lastCut = now
+	a.cut = now
 	a.current = max(MinRate, a.current/2)
 	a.lim.SetLimitAt(now, rate.Limit(a.current))
 	a.lim.SetBurstAt(now, 1)

@@ -42,7 +42,7 @@ func (a *acct) buildRevokeSSO(ctx context.Context, w *work, opt Options, sso int
 		}
 		return nil
 	}
-	mg, err := a.e.open(ctx, a.mgmtID, a.reqID)
+	mg, err := a.management(ctx)
 	if err != nil {
 		return fmt.Errorf("management account %s (the SSO session SCP is managed there): %w", a.mgmtID, err)
 	}
