@@ -73,7 +73,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 		{"another workspace", "T0BAD", requester, "lockdown --all --incident INC-7 attacker in prod", "serves another workspace"},
 		{"unlisted user", team, outsider, "lockdown --all --incident INC-7 attacker in prod", "not on this killswitch's responder list"},
 		{"missing reason", team, requester, "lockdown --all --incident INC-7", "a reason is required: /killswitch lockdown --all --incident INC-1 attacker has console access"},
-		{"unknown action", team, requester, "nuke --all everything", `unknown action or command "nuke": actions are contain-identity-center, deny-delete, disable-users, find-backdoors, lockdown, revoke-sessions, rotate-keys`},
+		{"unknown action", team, requester, "nuke --all everything", `unknown action or command "nuke": actions are backup-readiness, contain-identity-center, deny-delete, disable-users, find-backdoors, lock-backups, lockdown, remove-root-credentials, revoke-sessions, rotate-keys; commands are help, actions, plan, status, cancel, undo, drill, baseline`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.slashAs(c.team, c.user, c.text, "h")
@@ -443,8 +443,9 @@ func TestConcurrentApprovalsRunOnce(t *testing.T) {
 }
 
 func TestAckArrivesBeforeTheSlowPlan(t *testing.T) {
-	// every IAM ListUsers call takes 2 s: the plan takes at least that long
-	e := newEnv(t, options{faults: []sim.Fault{{Operation: "IAM.ListUsers", Latency: 2 * time.Second}}})
+	// every IAM GetAccountAuthorizationDetails call (the inventory's read of
+	// the account's principals) takes 2 s: the plan takes at least that long
+	e := newEnv(t, options{faults: []sim.Fault{{Operation: "IAM.GetAccountAuthorizationDetails", Latency: 2 * time.Second}}})
 	start := time.Now()
 	ack := e.slash(requester, "lockdown --all --incident INC-7 attacker in prod", "slow")
 	elapsed := time.Since(start)
