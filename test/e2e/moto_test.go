@@ -40,7 +40,9 @@ func mutatingAction(action string) bool {
 	if action == "" {
 		return false
 	}
-	for _, p := range []string{"List", "Get", "Describe", "AssumeRole"} {
+	// AssumeRole and AssumeRoot (a member's root session, find-backdoors
+	// reads root credentials through it) only issue credentials
+	for _, p := range []string{"List", "Get", "Describe", "AssumeRole", "AssumeRoot"} {
 		if strings.HasPrefix(action, p) {
 			return false
 		}
@@ -145,8 +147,9 @@ func TestProcessCrashResumeMoto(t *testing.T) {
   endpoint_url: %q
   role_name: %s
   confirm_timeout: 1s
+  regions: [%s]
   management_account: %q
-  accounts: [%q]`, moto.Region, slow.URL, awsint.ResponderRole, mgmt, mgmt))
+  accounts: [%q]`, moto.Region, slow.URL, awsint.ResponderRole, moto.Region, mgmt, mgmt))
 	env := childEnv(append(slackEnv,
 		"AWS_ACCESS_KEY_ID="+moto.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+moto.SecretAccessKey,
 		"AWS_REGION="+moto.Region, "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,

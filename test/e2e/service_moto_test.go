@@ -231,6 +231,7 @@ func newMotoEnv(t *testing.T, srv *moto.Server, shim *awsint.Shim, org *awsint.O
 		BotRoleName:        awsint.ResponderRole,
 		ConfirmTimeout:     awsint.ConfirmTimeout,
 		OnCall:             router.OnCall,
+		Regions:            awsint.Regions, // aws.regions, as the emulator tests configure it
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -560,9 +561,16 @@ func (m *motoEnv) checkAWSCalls() {
 	for _, op := range policies.BotOperations() {
 		allowed[op] = true
 	}
-	prefix := map[string]string{"IAM": "iam", "Organizations": "organizations", "STS": "sts", "Secrets Manager": "secretsmanager", "SSO Admin": "sso", "identitystore": "identitystore"}
 	for k, n := range ops {
 		service, op, _ := strings.Cut(k, ":")
+		if service == awsapi.RootSessionService {
+			// a member's root session (sts:AssumeRoot): its task policy, not
+			// the bot's, decides what it may call
+			if !slices.Contains(awsapi.RootTaskActions[awsapi.TaskDeleteRootCredentials], "iam:"+op) {
+				m.t.Errorf("%s (%d calls) is not allowed by the root task policies", k, n)
+			}
+			continue
+		}
 		if k == "EC2:DeleteSnapshot" {
 			// the guardrail canary's dry run, made as the canary role
 			// (awsapi.CanaryRoleName), not as the bot: on the wire, the
@@ -572,10 +580,30 @@ func (m *motoEnv) checkAWSCalls() {
 			}
 			continue
 		}
-		if p, ok := prefix[service]; !ok || !allowed[p+":"+op] {
+		p, ok := iamPrefix[service]
+		action := p + ":" + op
+		if a, renamed := iamActionOf[action]; renamed {
+			action = a
+		}
+		if !ok || !allowed[action] {
 			m.t.Errorf("%s (%d calls) is not allowed by the rendered bot-policy", k, n)
 		}
 	}
+}
+
+// iamPrefix maps the SDK's service ids (what RecordOperations reports) to
+// IAM action prefixes.
+var iamPrefix = map[string]string{
+	"IAM": "iam", "Organizations": "organizations", "STS": "sts", "Secrets Manager": "secretsmanager",
+	"SSO Admin": "sso", "identitystore": "identitystore",
+	// backup-readiness's reads (lockdown's plan reads them too) and lock-backups
+	"EC2": "ec2", "rbin": "rbin", "Backup": "backup", "S3": "s3",
+}
+
+// iamActionOf names the IAM action of an operation where the two differ.
+var iamActionOf = map[string]string{
+	"s3:ListBuckets":                "s3:ListAllMyBuckets",
+	"s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
 }
 
 // exemptReason is the reason killswitch gives each seeded exemption
