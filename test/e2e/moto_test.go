@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/test/awsint"
 	"github.com/killswitch/killswitch/test/moto"
@@ -120,10 +121,16 @@ var stepOp = map[string]string{
 // the resumed run finishes the lockdown without redoing anything. Every
 // mutating AWS call audited as ok is matched by exactly one done step for
 // the same operation, account and principal, and no step key is audited as
-// done twice. One account, so the run's calls are sequential and the kill
-// (right after a step is recorded) lands while the next call is in flight;
-// 30 steps in, so the kill falls in the second phase (revoke-sessions) and
-// steps of both the first and the second phase were done before it.
+// done twice. The kill falls after lockdown's barrier (every guardrail step
+// done), once 5 steps of the second phase (disable-users) are recorded, so
+// the resumed run passes the barrier again and finishes the later phases.
+// One account, whose principals' steps run in parallel (aws.per_account,
+// default 8): the kill lands while several calls are in flight. One that
+// the slow proxy still held never reached moto, and the resumed run makes
+// it; one the proxy had passed on may have changed moto before the process
+// died with its step recorded "started": the resumed run re-reads the live
+// state, finds nothing left to do and leaves that record as it is, so its
+// change must be in effect in moto.
 func TestProcessCrashResumeMoto(t *testing.T) {
 	srv := moto.StartT(t)
 	shim, err := awsint.StartShim(srv.Endpoint)
@@ -155,8 +162,9 @@ func TestProcessCrashResumeMoto(t *testing.T) {
 		"AWS_REGION="+moto.Region, "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 		"AWS_EC2_METADATA_DISABLED=true")...)
 
-	id, _, done, st := crashMidRun(t, fake, cfg, dsn, env, 30)
-	events := checkResumedRun(t, st, cfg, id)
+	id, _, done, st := crashMidRun(t, fake, cfg, dsn, env, actions.DisableUsers, 5)
+	c := iam.NewFromConfig(awsint.AccountConfig(srv.AWSConfig(ctx), mgmt, mgmt))
+	events := checkResumedRun(t, st, cfg, id, func(s actions.Step) error { return landedOnMoto(ctx, c, s) })
 
 	// steps: done per (step op, account, principal); audit: done per key
 	doneSteps := map[string]int{}
@@ -208,7 +216,6 @@ func TestProcessCrashResumeMoto(t *testing.T) {
 
 	// AWS (moto) is contained: no non-exempt user keeps a console password
 	// or an active key
-	c := iam.NewFromConfig(awsint.AccountConfig(srv.AWSConfig(ctx), mgmt, mgmt))
 	for _, u := range org.Accounts[mgmt].Users {
 		if u.Exempt != "" {
 			continue
@@ -228,5 +235,5 @@ func TestProcessCrashResumeMoto(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("lockdown %s finished %s after the restart; %d mutating calls, %d steps", id, done.State, total(okCalls), len(stepsOf(t, st, id)))
+	t.Logf("lockdown %s finished %s after the restart; %d mutating calls, %d steps: %v", id, done.State, total(okCalls), len(stepsOf(t, st, id)), stepsByPhase(stepsOf(t, st, id)))
 }

@@ -21,6 +21,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/killswitch/killswitch/actions"
 	"github.com/killswitch/killswitch/bot"
 	"github.com/killswitch/killswitch/bot/slackfake"
 	"github.com/killswitch/killswitch/bot/store"
@@ -453,18 +454,18 @@ func stepsOf(t testing.TB, st store.Store, id string) []store.Step {
 }
 
 // crashMidRun approves a lockdown, SIGKILLs the process once at least
-// minSteps steps are recorded, restarts it and waits for the lockdown to
-// finish.
-func crashMidRun(t *testing.T, fake *slackfake.Fake, cfg, dsn string, env []string, minSteps int) (string, string, *store.Request, store.Store) {
+// minSteps steps of phase ("" = any phase) are recorded, restarts it and
+// waits for the lockdown to finish.
+func crashMidRun(t *testing.T, fake *slackfake.Fake, cfg, dsn string, env []string, phase string, minSteps int) (string, string, *store.Request, store.Store) {
 	t.Helper()
 	p := serve(t, cfg, env)
 	id, ts := request(t, p, fake, "lockdown --all --incident INC-7 attacker in prod", 0)
 	st := openStore(t, dsn)
 	approve(t, p, id, ts)
 	deadline := time.Now().Add(120 * time.Second)
-	for len(stepsOf(t, st, id)) < minSteps {
+	for stepsOfPhase(stepsOf(t, st, id), phase) < minSteps {
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d steps recorded\n%s", minSteps, p.logs())
+			t.Fatalf("fewer than %d steps of phase %q recorded\n%s", minSteps, phase, p.logs())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -477,7 +478,16 @@ func crashMidRun(t *testing.T, fake *slackfake.Fake, cfg, dsn string, env []stri
 	if r.State != store.Running {
 		t.Fatalf("the lockdown was %s when killed (%d steps): make the run slower", r.State, len(before))
 	}
-	t.Logf("killed with %d step(s) recorded", len(before))
+	t.Logf("killed with %d step(s) recorded: %v", len(before), stepsByPhase(before))
+	if phase != "" && phase != actions.DenyDelete {
+		// lockdown's one barrier: the guardrail is in place before any
+		// later phase starts anywhere
+		for k, n := range stepsByPhase(before) {
+			if strings.HasPrefix(k, actions.DenyDelete+" ") && k != actions.DenyDelete+" "+actions.StepDone {
+				t.Errorf("%d %s step(s) when %s had begun", n, k, phase)
+			}
+		}
+	}
 
 	p2 := serve(t, cfg, env)
 	done := waitFinished(t, st, id, 180*time.Second, p2.logs)
@@ -499,6 +509,32 @@ func crashMidRun(t *testing.T, fake *slackfake.Fake, cfg, dsn string, env []stri
 		t.Fatalf("exit %d\n%s", code, p2.logs())
 	}
 	return id, ts, done, st
+}
+
+// stepsOfPhase counts the recorded steps of phase ("" = every step).
+func stepsOfPhase(steps []store.Step, phase string) int {
+	if phase == "" {
+		return len(steps)
+	}
+	n := 0
+	for _, s := range steps {
+		var step actions.Step
+		if json.Unmarshal(s.Data, &step) == nil && step.Action == phase {
+			n++
+		}
+	}
+	return n
+}
+
+// stepsByPhase counts recorded steps by "action status".
+func stepsByPhase(steps []store.Step) map[string]int {
+	n := map[string]int{}
+	for _, s := range steps {
+		var step actions.Step
+		_ = json.Unmarshal(s.Data, &step)
+		n[step.Action+" "+step.Status]++
+	}
+	return n
 }
 
 type auditEvent struct {
@@ -525,8 +561,11 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
 // checkResumedRun: the request ran once (one "running" transition), was
 // started twice (the second resumed), every step key is stored once and
-// done, and the audit chain verifies.
-func checkResumedRun(t *testing.T, st store.Store, cfg, id string) []auditEvent {
+// done, and the audit chain verifies. A step the killed run left
+// "started" is accepted only when landed (nil: never) says its change is
+// in effect: its call reached AWS before the kill, so the resumed run found
+// nothing left to do for it and left the record as it was.
+func checkResumedRun(t *testing.T, st store.Store, cfg, id string, landed func(actions.Step) error) []auditEvent {
 	t.Helper()
 	events := auditOf(t, st, id)
 	count := map[string]int{}
@@ -547,9 +586,19 @@ func checkResumedRun(t *testing.T, st store.Store, cfg, id string) []auditEvent 
 			t.Errorf("step %s stored twice", s.Key)
 		}
 		seen[s.Key] = true
-		var step struct{ Status string }
-		_ = json.Unmarshal(s.Data, &step)
-		if step.Status != "done" {
+		var step actions.Step
+		if err := json.Unmarshal(s.Data, &step); err != nil {
+			t.Fatalf("step %s: %v", s.Key, err)
+		}
+		switch {
+		case step.Status == actions.StepDone:
+		case step.Status == actions.StepStarted && landed != nil:
+			if err := landed(step); err != nil {
+				t.Errorf("step %s is still started and its change is not in effect: %v", s.Key, err)
+			} else {
+				t.Logf("step %s was in flight at the kill and reached AWS: the resumed run left it started", s.Key)
+			}
+		default:
 			t.Errorf("step %s is %s", s.Key, step.Status)
 		}
 	}
@@ -574,8 +623,8 @@ func TestProcessCrashResumeSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, dsn := writeConfig(t, dir, fake, fmt.Sprintf("aws:\n  backend: sim\n  sim: %q", orgFile))
-	id, _, done, st := crashMidRun(t, fake, cfg, dsn, childEnv(slackEnv...), 3)
-	checkResumedRun(t, st, cfg, id)
+	id, _, done, st := crashMidRun(t, fake, cfg, dsn, childEnv(slackEnv...), "", 3)
+	checkResumedRun(t, st, cfg, id, nil) // a fresh organization: every change is redone
 	if !strings.Contains(string(done.Result), "user-0030") {
 		t.Errorf("the result does not cover the last generated user")
 	}
