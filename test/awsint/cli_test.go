@@ -144,7 +144,7 @@ store:
 		if ap.Error != "" || len(ap.Targets) == 0 {
 			t.Errorf("%s: error %q, %d targets", ap.Account, ap.Error, len(ap.Targets))
 		}
-		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, parts, RCPParts(t, org)))
+		checkPlanAccount(t, ap, wantPlan(org, ap.Account, actions.Lockdown, roots, rb, parts, RCPParts(t, org, motoConfig())))
 		checkPlanWarnings(t, org, actions.Lockdown, ap, parts)
 	}
 	AssertState(t, "after the CLI's plan (read-only)", before, readState(t, org, nil))

@@ -186,10 +186,11 @@ func GuardrailParts(t testing.TB, org *Org, e *actions.Engine) []string {
 }
 
 // RCPParts is the guardrail's resource control policy as deny-delete
-// renders it for the seeded organization (its id, the seed's exemptions).
-func RCPParts(t testing.TB, org *Org) []string {
+// renders it for the seeded organization (its id, the seed's exemptions);
+// admin is the management account's administrator configuration.
+func RCPParts(t testing.TB, org *Org, admin aws.Config) []string {
 	t.Helper()
-	d, err := organizations.NewFromConfig(motoConfig()).DescribeOrganization(context.Background(), &organizations.DescribeOrganizationInput{})
+	d, err := organizations.NewFromConfig(admin).DescribeOrganization(context.Background(), &organizations.DescribeOrganizationInput{})
 	if err != nil {
 		t.Fatal(err)
 	}

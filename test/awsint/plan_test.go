@@ -174,7 +174,7 @@ func TestPlanEveryAction(t *testing.T) {
 		t.Fatalf("DiscoverAccounts: %v %v, want %v", ids, err, org.IDs())
 	}
 	parts := GuardrailParts(t, org, e)
-	rcp := RCPParts(t, org)
+	rcp := RCPParts(t, org, motoConfig())
 	root := rootID(t)
 	before := readState(t, org, nil)
 
