@@ -45,6 +45,17 @@ func storePage(max *int32, tok *string) (string, int, error) {
 	return start, n, nil
 }
 
+// storePageOf is the page of sorted keys that MaxResults and NextToken
+// ask for, and the next token.
+func storePageOf(keys []string, max *int32, tok *string) ([]string, *string, error) {
+	start, n, err := storePage(max, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	page, next, more := pageSorted(keys, start, n, nil)
+	return page, nextToken(next, more), nil
+}
+
 func (c *identityStoreClient) ListUsers(ctx context.Context, in *identitystore.ListUsersInput, _ ...func(*identitystore.Options)) (*identitystore.ListUsersOutput, error) {
 	in = orEmpty(in)
 	out := &identitystore.ListUsersOutput{}
@@ -53,16 +64,15 @@ func (c *identityStoreClient) ListUsers(ctx context.Context, in *identitystore.L
 		if err != nil {
 			return err
 		}
-		start, max, err := storePage(in.MaxResults, in.NextToken)
+		page, next, err := storePageOf(sortedMapKeys(ic.users), in.MaxResults, in.NextToken)
 		if err != nil {
 			return err
 		}
-		page, next, more := pageSorted(sortedMapKeys(ic.users), start, max, nil)
 		for _, id := range page {
 			u := ic.users[id]
 			out.Users = append(out.Users, types.User{UserId: aws.String(u.id), UserName: aws.String(u.name), DisplayName: aws.String(u.name), IdentityStoreId: aws.String(ic.storeID)})
 		}
-		out.NextToken = nextToken(next, more)
+		out.NextToken = next
 		return nil
 	})
 }
@@ -75,16 +85,15 @@ func (c *identityStoreClient) ListGroups(ctx context.Context, in *identitystore.
 		if err != nil {
 			return err
 		}
-		start, max, err := storePage(in.MaxResults, in.NextToken)
+		page, next, err := storePageOf(sortedMapKeys(ic.groups), in.MaxResults, in.NextToken)
 		if err != nil {
 			return err
 		}
-		page, next, more := pageSorted(sortedMapKeys(ic.groups), start, max, nil)
 		for _, id := range page {
 			g := ic.groups[id]
 			out.Groups = append(out.Groups, types.Group{GroupId: aws.String(g.id), DisplayName: aws.String(g.name), IdentityStoreId: aws.String(ic.storeID)})
 		}
-		out.NextToken = nextToken(next, more)
+		out.NextToken = next
 		return nil
 	})
 }
@@ -135,18 +144,17 @@ func (c *identityStoreClient) ListGroupMemberships(ctx context.Context, in *iden
 		if g == nil {
 			return &types.ResourceNotFoundException{Message: aws.String("Group not found"), ResourceType: types.ResourceTypeGroup, ResourceId: in.GroupId}
 		}
-		start, max, err := storePage(in.MaxResults, in.NextToken)
+		members := append([]string(nil), g.members...)
+		sort.Strings(members)
+		page, next, err := storePageOf(members, in.MaxResults, in.NextToken)
 		if err != nil {
 			return err
 		}
-		members := append([]string(nil), g.members...)
-		sort.Strings(members)
-		page, next, more := pageSorted(members, start, max, nil)
 		for _, uid := range page {
 			out.GroupMemberships = append(out.GroupMemberships, types.GroupMembership{GroupId: aws.String(g.id), IdentityStoreId: aws.String(ic.storeID),
 				MembershipId: aws.String(o2id(c.c.o, ic, g.id+"/"+uid)), MemberId: &types.MemberIdMemberUserId{Value: uid}})
 		}
-		out.NextToken = nextToken(next, more)
+		out.NextToken = next
 		return nil
 	})
 }
